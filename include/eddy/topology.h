@@ -1,0 +1,210 @@
+/*
+ * eddy/topology.h - the immutable, validated plan of a topology.
+ *
+ * eddy_topology_load() turns a YAML topology file (grammar in
+ * docs/topology.md) into a struct eddy_plan. After loading, the plan is never
+ * modified; every thread may read it. All strings and arrays in it are owned
+ * by the plan and released by eddy_plan_free().
+ *
+ * Slots: an event is an array of struct eddy_value (eddy/record.h). Slots
+ * 0 .. source.n_fields-1 are the declared source fields in file order; slots
+ * source.n_fields .. n_slots-1 are the derived fields in file order. Every
+ * expression of derive, where and metric arguments is compiled against that
+ * event scope. Alert expressions are compiled against an aggregation's output
+ * scope: slots 0 .. n_group-1 are the group-by values, then one slot per
+ * metric in declaration order.
+ *
+ * Store and topic names derive from the topology's names, never from
+ * positions: dedup store "dedup", window store per aggregation "<agg name>".
+ */
+#ifndef EDDY_TOPOLOGY_H
+#define EDDY_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "eddy/err.h"
+#include "eddy/record.h"
+
+enum eddy_field_type {
+    EDDY_FT_STRING = 1,
+    EDDY_FT_INT,    /* JSON integer without fraction/exponent, fits int64 */
+    EDDY_FT_NUMBER, /* any JSON number, as double (integers keep INT type) */
+    EDDY_FT_BOOL,
+};
+
+enum eddy_ts_format {
+    EDDY_TS_RFC3339 = 1, /* string; fraction and offsets allowed */
+    EDDY_TS_UNIX_S,      /* number of seconds, fraction allowed */
+    EDDY_TS_UNIX_MS,     /* number of milliseconds */
+};
+
+struct eddy_field {
+    char *name;  /* slot name used in expressions */
+    char *path;  /* dotted JSON path from the root, default = name */
+    enum eddy_field_type type;
+    bool required; /* default true */
+    int line;      /* line in the topology file, for messages */
+};
+
+struct eddy_source {
+    char *topic;
+    char *ts_path; /* dotted JSON path of the event time */
+    enum eddy_ts_format ts_format;
+    struct eddy_field *fields;
+    size_t n_fields;
+    size_t max_event_bytes; /* larger records are dead letters "too_large" */
+};
+
+/* A compiled expression; opaque. Evaluate with eddy_expr_eval(). */
+struct eddy_expr;
+
+/* Reference data: rows keyed by a string column; looked up by the value of
+ * the field of the same name as the key column. */
+struct eddy_table;
+
+struct eddy_eval_ctx {
+    const struct eddy_value *slots; /* the scope the expression was compiled for */
+};
+
+/*
+ * Evaluates @expr over @ctx into @out. Never allocates. Strings in @out are
+ * borrowed from the slots or from the plan. Type errors at run time (e.g.
+ * "abc" + 1) and a missing table row yield NULL, never an error; comparisons
+ * involving NULL are false; `and`/`or`/`not` treat NULL as false.
+ * Thread-safe: the expression is immutable.
+ */
+void eddy_expr_eval(const struct eddy_expr *expr, const struct eddy_eval_ctx *ctx,
+                    struct eddy_value *out);
+
+struct eddy_derive {
+    char *name;
+    struct eddy_expr *expr;
+    size_t slot;
+    int line;
+};
+
+struct eddy_dedup {
+    bool enabled;
+    char *field;     /* slot name */
+    size_t slot;
+    int64_t within_ms; /* duplicates are detected within this event-time span */
+};
+
+enum eddy_window_kind {
+    EDDY_WIN_TUMBLING = 1,
+    EDDY_WIN_HOPPING,
+    EDDY_WIN_SESSION, /* parsed and validated; not yet executed */
+};
+
+struct eddy_window {
+    enum eddy_window_kind kind;
+    int64_t size_ms;
+    int64_t advance_ms; /* == size_ms for tumbling */
+    int64_t gap_ms;     /* session windows only */
+};
+
+struct eddy_emit {
+    bool updates;              /* false: emit: final */
+    int64_t update_interval_ms; /* stream-time interval of intermediate results */
+};
+
+enum eddy_metric_kind {
+    EDDY_M_COUNT = 1, /* count() */
+    EDDY_M_COUNT_IF,  /* count_if(expr) */
+    EDDY_M_SUM,       /* sum(expr) */
+    EDDY_M_MIN,
+    EDDY_M_MAX,
+    EDDY_M_AVG,
+    EDDY_M_RATIO,    /* ratio(expr): share of events where expr is true */
+    EDDY_M_QUANTILE, /* quantile(expr, q) */
+    EDDY_M_DISTINCT, /* distinct(expr) */
+};
+
+struct eddy_metric {
+    char *name;
+    enum eddy_metric_kind kind;
+    struct eddy_expr *arg; /* NULL for count() */
+    double q;              /* quantile only, in [0, 1] */
+    int line;
+};
+
+struct eddy_aggregation {
+    char *name;
+    char **group_names; /* slot names, in declaration order */
+    size_t *group_slots;
+    size_t n_group;
+    struct eddy_expr *where; /* optional filter; NULL = all events */
+    struct eddy_window window;
+    struct eddy_emit emit;
+    struct eddy_metric *metrics;
+    size_t n_metrics;
+    char *output_topic; /* NULL: "<topology name>-<aggregation name>" */
+    int line;
+};
+
+struct eddy_alert {
+    char *name;
+    size_t aggregation; /* index into plan->aggregations */
+    struct eddy_expr *when; /* compiled against the aggregation output scope */
+    char *output_topic;     /* NULL: "<topology name>-alerts" */
+    int line;
+};
+
+struct eddy_kv {
+    char *key;
+    char *value;
+};
+
+enum eddy_processing {
+    EDDY_EXACTLY_ONCE = 1,
+    EDDY_AT_LEAST_ONCE,
+};
+
+struct eddy_plan {
+    char *file; /* path it was loaded from */
+    char *name;
+    struct eddy_source source;
+    struct eddy_dedup dedup;
+    int64_t grace_ms;
+    struct eddy_table **tables;
+    size_t n_tables;
+    struct eddy_derive *derives;
+    size_t n_derives;
+    size_t n_slots; /* source.n_fields + n_derives */
+    struct eddy_aggregation *aggregations;
+    size_t n_aggregations;
+    struct eddy_alert *alerts;
+    size_t n_alerts;
+    struct eddy_kv *kafka; /* librdkafka properties passed through */
+    size_t n_kafka;
+    enum eddy_processing processing;
+};
+
+/*
+ * Loads and validates the topology at @path. On success *out owns a new plan.
+ * On failure returns EDDY_ECONFIG (or EDDY_EIO when the file cannot be read)
+ * and writes into @errbuf a message naming the file, the line and the key:
+ *   "topologies/x.yaml:12: aggregations[0].window: unknown window kind 'tumble'"
+ * Relative table files are resolved against the topology file's directory.
+ */
+eddy_err_t eddy_topology_load(const char *path, struct eddy_plan **out, char *errbuf,
+                              size_t errlen);
+
+/* Same, from a YAML text in memory; @name is used in messages and to resolve
+ * relative table files (its directory). */
+eddy_err_t eddy_topology_parse(const char *name, const char *text, size_t len,
+                               struct eddy_plan **out, char *errbuf, size_t errlen);
+
+/* Releases a plan; accepts NULL. */
+void eddy_plan_free(struct eddy_plan *plan);
+
+/* Prints the plan (sources, operators, stores, topics) for `eddy validate`. */
+void eddy_plan_print(const struct eddy_plan *plan, FILE *out);
+
+/* Slot index of the event-scope name, or -1. */
+long eddy_plan_slot(const struct eddy_plan *plan, const char *name);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * alloc.c - allocation wrapper with failure injection; see alloc.h.
+ */
+#include "core/alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long fail_countdown;
+
+static int should_fail(void)
+{
+    if (fail_countdown == 0)
+        return 0;
+    return --fail_countdown == 0;
+}
+
+void eddy_alloc_fail_at(unsigned long nth)
+{
+    fail_countdown = nth;
+}
+
+void *eddy_malloc(size_t size)
+{
+    return should_fail() ? NULL : malloc(size ? size : 1);
+}
+
+void *eddy_calloc(size_t n, size_t size)
+{
+    return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+
+void *eddy_realloc(void *ptr, size_t size)
+{
+    return should_fail() ? NULL : realloc(ptr, size ? size : 1);
+}
+
+void eddy_free(void *ptr)
+{
+    free(ptr);
+}
+
+char *eddy_strndup(const char *s, size_t n)
+{
+    char *copy = eddy_malloc(n + 1);
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+char *eddy_strdup(const char *s)
+{
+    return s ? eddy_strndup(s, strlen(s)) : NULL;
+}

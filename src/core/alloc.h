@@ -1,0 +1,24 @@
+/*
+ * alloc.h - the one allocation wrapper of eddy.
+ *
+ * All heap allocation goes through these functions so that tests can make the
+ * Nth allocation fail (eddy_alloc_fail_at). They return NULL on failure like
+ * the libc functions; eddy_free accepts NULL.
+ */
+#ifndef EDDY_CORE_ALLOC_H
+#define EDDY_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *eddy_malloc(size_t size);
+void *eddy_calloc(size_t n, size_t size);
+void *eddy_realloc(void *ptr, size_t size);
+void eddy_free(void *ptr);
+char *eddy_strdup(const char *s);
+char *eddy_strndup(const char *s, size_t n);
+
+/* Test hook: the @nth allocation from now on (1-based) fails; 0 disables.
+ * Not thread-safe; for single-threaded unit tests. */
+void eddy_alloc_fail_at(unsigned long nth);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * buf.c - growable buffer and JSON writing; see buf.h.
+ */
+#include "core/buf.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+void eddy_buf_init(struct eddy_buf *buf)
+{
+    memset(buf, 0, sizeof *buf);
+}
+
+void eddy_buf_release(struct eddy_buf *buf)
+{
+    eddy_free(buf->data);
+    memset(buf, 0, sizeof *buf);
+}
+
+bool eddy_buf_reserve(struct eddy_buf *buf, size_t extra)
+{
+    if (buf->oom)
+        return false;
+    if (buf->len + extra + 1 <= buf->cap)
+        return true;
+    size_t cap = buf->cap ? buf->cap : 256;
+    while (cap < buf->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            buf->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *data = eddy_realloc(buf->data, cap);
+    if (!data) {
+        buf->oom = true;
+        return false;
+    }
+    buf->data = data;
+    buf->cap = cap;
+    return true;
+}
+
+void eddy_buf_append(struct eddy_buf *buf, const void *data, size_t len)
+{
+    if (!eddy_buf_reserve(buf, len))
+        return;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+}
+
+void eddy_buf_puts(struct eddy_buf *buf, const char *s)
+{
+    eddy_buf_append(buf, s, strlen(s));
+}
+
+void eddy_buf_putc(struct eddy_buf *buf, char c)
+{
+    eddy_buf_append(buf, &c, 1);
+}
+
+void eddy_buf_printf(struct eddy_buf *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        eddy_buf_append(buf, small, (size_t)n);
+        return;
+    }
+    if (!eddy_buf_reserve(buf, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf->len += (size_t)n;
+}
+
+void eddy_buf_json_str(struct eddy_buf *buf, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!eddy_buf_reserve(buf, len + 2))
+        return;
+    eddy_buf_putc(buf, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        eddy_buf_append(buf, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': eddy_buf_append(buf, "\\\"", 2); break;
+        case '\\': eddy_buf_append(buf, "\\\\", 2); break;
+        case '\n': eddy_buf_append(buf, "\\n", 2); break;
+        case '\r': eddy_buf_append(buf, "\\r", 2); break;
+        case '\t': eddy_buf_append(buf, "\\t", 2); break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            eddy_buf_append(buf, esc, 6);
+        }
+        }
+    }
+    eddy_buf_append(buf, s + start, len - start);
+    eddy_buf_putc(buf, '"');
+}
+
+void eddy_buf_json_i64(struct eddy_buf *buf, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    eddy_buf_append(buf, tmp, (size_t)n);
+}
+
+void eddy_buf_json_num(struct eddy_buf *buf, double v)
+{
+    if (!isfinite(v)) {
+        eddy_buf_puts(buf, "null");
+        return;
+    }
+    char tmp[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    /* keep numbers recognisable as non-integers only when they are */
+    eddy_buf_append(buf, tmp, (size_t)n);
+}
+
+void eddy_buf_json_base64(struct eddy_buf *buf, const void *data, size_t len)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    if (!eddy_buf_reserve(buf, (len + 2) / 3 * 4 + 2))
+        return;
+    eddy_buf_putc(buf, '"');
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        char out[4] = {tbl[w >> 18], tbl[(w >> 12) & 63], tbl[(w >> 6) & 63], tbl[w & 63]};
+        eddy_buf_append(buf, out, 4);
+    }
+    if (i < len) {
+        uint32_t w = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        char out[4] = {tbl[w >> 18], tbl[(w >> 12) & 63], i + 1 < len ? tbl[(w >> 6) & 63] : '=',
+                       '='};
+        eddy_buf_append(buf, out, 4);
+    }
+    eddy_buf_putc(buf, '"');
+}
+
+bool eddy_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= need)
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
