@@ -1,2 +1,357 @@
+/*
+ * main.c - the eddy command line: run, gen, validate, demo.
+ *
+ * Exit codes: 0 ok; 2 usage or configuration error (the message names what is
+ * wrong); 1 runtime failure (the message names the cause).
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("eddy " EDDY_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/timestamp.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "eddy/topology.h"
+#include "gen/gen.h"
+#include "runtime/demo.h"
+#include "runtime/engine.h"
+#include "sink/file.h"
+
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char usage_main[] =
+    "usage: eddy COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run TOPOLOGY [--input PATH|-] [--output PATH|-] [--dlq PATH]\n"
+    "               [--bootstrap HOST:PORT] [--state-dir DIR] [--http ADDR:PORT] [--instance ID]\n"
+    "      run a topology; with --input locally over a file (plain, .gz, .lz4) or stdin\n"
+    "  gen KIND [options]   generate events: service-logs, frames\n"
+    "  validate TOPOLOGY    check a topology and print its plan\n"
+    "  demo [--seconds N]   service health over generated logs, as a live table\n"
+    "\n"
+    "  eddy COMMAND --help  options of a command\n"
+    "  eddy --version\n";
+
+static const char usage_run[] =
+    "usage: eddy run TOPOLOGY [--input PATH|-] [--output PATH|-] [--dlq PATH]\n"
+    "                         [--bootstrap HOST:PORT] [--state-dir DIR] [--http ADDR:PORT]\n"
+    "                         [--instance ID]\n"
+    "\n"
+    "  --input PATH   run locally over PATH (plain, gzip or lz4; '-' = stdin); every open\n"
+    "                 window is closed and emitted at end of input\n"
+    "  --output PATH  results and alerts as JSON lines (default stdout)\n"
+    "  --dlq PATH     dead letters as JSON lines (default stderr)\n"
+    "  --bootstrap    Kafka mode: join the topology's consumer group on this cluster\n";
+
+static const char usage_gen[] =
+    "usage: eddy gen service-logs|frames [options]\n"
+    "\n"
+    "  --count N          events to generate (default 100000)\n"
+    "  --rate EPS         pace output at EPS events per wall-clock second (default: unpaced)\n"
+    "  --seed S           random seed (default 1); same seed, same bytes\n"
+    "  --start TIME       event time of the first event, RFC 3339 (default 2025-04-30T10:00:00Z)\n"
+    "  --event-rate EPS   events per second of event time (default 1000)\n"
+    "  --live             timestamps follow the wall clock\n"
+    "  --late-rate F      fraction of late events (default 0)\n"
+    "  --max-late DUR     how late a late event may be (default 0s)\n"
+    "  --dup-rate F       fraction of duplicated events (default 0)\n"
+    "  --malformed-rate F fraction of malformed events (default 0)\n"
+    "  --skew Z           Zipf exponent of tenant traffic (default 0 = uniform)\n"
+    "  --frame-bytes N    frames: target line size (default 2048)\n"
+    "  --users N          frames: user pool (default 100000)\n"
+    "  --output PATH      write to PATH instead of stdout\n";
+
+static const char usage_validate[] = "usage: eddy validate TOPOLOGY\n";
+static const char usage_demo[] =
+    "usage: eddy demo [--seconds N] [--rate EPS]\n"
+    "  runs topologies/service-health.yaml over generated logs (one minute of event time\n"
+    "  every two seconds) and prints a live table as windows close; stops on Ctrl-C or\n"
+    "  after N seconds (default: DEMO_SECONDS, else until Ctrl-C)\n";
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "eddy: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return EXIT_USAGE;
+}
+
+/* Returns the value of option @name at argv[*i], advancing *i; NULL on a
+ * missing value. */
+static const char *opt_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+static struct eddy_plan *load_plan(const char *path)
+{
+    char err[1024];
+    struct eddy_plan *plan = NULL;
+    if (eddy_topology_load(path, &plan, err, sizeof err) != EDDY_OK) {
+        fprintf(stderr, "eddy: %s\n", err);
+        return NULL;
+    }
+    return plan;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    if (argc != 3)
+        return usage_error(usage_validate, "%s", "validate takes exactly one TOPOLOGY");
+    struct eddy_plan *plan = load_plan(argv[2]);
+    if (!plan)
+        return EXIT_USAGE;
+    eddy_plan_print(plan, stdout);
+    eddy_plan_free(plan);
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *topology = NULL, *input = NULL, *output = NULL, *dlq = NULL;
+    const char *bootstrap = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "--input") == 0       ? &input
+                            : strcmp(a, "--output") == 0    ? &output
+                            : strcmp(a, "--dlq") == 0       ? &dlq
+                            : strcmp(a, "--bootstrap") == 0 ? &bootstrap
+                            : NULL;
+        static const char *unused;
+        if (!slot && (strcmp(a, "--state-dir") == 0 || strcmp(a, "--http") == 0 ||
+                      strcmp(a, "--instance") == 0))
+            slot = &unused;
+        if (slot) {
+            if (!(*slot = opt_value(argc, argv, &i)))
+                return usage_error(usage_run, "option '%s' needs a value", a);
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(usage_run, "unknown option '%s'", a);
+        } else if (!topology) {
+            topology = a;
+        } else {
+            return usage_error(usage_run, "unexpected argument '%s'", a);
+        }
+    }
+    if (!topology)
+        return usage_error(usage_run, "%s", "run needs a TOPOLOGY");
+    if (!input) {
+        fprintf(stderr, "eddy: Kafka mode (run without --input) is not available in this "
+                        "build yet; use --input PATH|- for local mode\n");
+        return EXIT_USAGE;
+    }
+    struct eddy_plan *plan = load_plan(topology);
+    if (!plan)
+        return EXIT_USAGE;
+    struct eddy_file_sink *sink = NULL;
+    eddy_err_t err = eddy__file_sink_open(output, dlq, &sink);
+    if (!err) {
+        struct eddy_output out = eddy__file_sink_output(sink);
+        struct eddy_task_stats stats;
+        install_signals();
+        err = eddy__engine_run_local(plan, input, &out, &stop_requested, &stats);
+        eddy_err_t close_err = eddy__file_sink_close(sink);
+        if (!err)
+            err = close_err;
+    }
+    eddy_plan_free(plan);
+    if (err) {
+        fprintf(stderr, "eddy: run failed: %s\n", eddy_err_message(err));
+        return 1;
+    }
+    return 0;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return s[0] && !*end && errno == 0;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] == '-')
+        return false;
+    *out = strtoull(s, &end, 10);
+    return s[0] && !*end && errno == 0;
+}
+
+static eddy_err_t write_line(void *ctx, const char *key, size_t key_len, const char *value,
+                             size_t value_len)
+{
+    FILE *fp = ctx;
+    if (fwrite(value, 1, value_len, fp) != value_len || putc('\n', fp) == EOF)
+        return EDDY_EIO;
+    return EDDY_OK;
+}
+
+static int gen_option(struct eddy_gen_opts *o, const char *name, const char *v)
+{
+    uint64_t u;
+    double d;
+    int64_t ms;
+    if (strcmp(name, "--count") == 0 && parse_u64(v, &u))
+        o->count = u;
+    else if (strcmp(name, "--seed") == 0 && parse_u64(v, &u))
+        o->seed = u;
+    else if (strcmp(name, "--users") == 0 && parse_u64(v, &u) && u > 0)
+        o->users = u;
+    else if (strcmp(name, "--frame-bytes") == 0 && parse_u64(v, &u))
+        o->frame_bytes = (size_t)u;
+    else if (strcmp(name, "--rate") == 0 && parse_double(v, &d) && d >= 0)
+        o->rate = d;
+    else if (strcmp(name, "--event-rate") == 0 && parse_double(v, &d) && d > 0)
+        o->event_rate = d;
+    else if (strcmp(name, "--late-rate") == 0 && parse_double(v, &d) && d >= 0 && d <= 1)
+        o->late_rate = d;
+    else if (strcmp(name, "--dup-rate") == 0 && parse_double(v, &d) && d >= 0 && d <= 1)
+        o->dup_rate = d;
+    else if (strcmp(name, "--malformed-rate") == 0 && parse_double(v, &d) && d >= 0 && d <= 1)
+        o->malformed_rate = d;
+    else if (strcmp(name, "--skew") == 0 && parse_double(v, &d) && d >= 0)
+        o->skew = d;
+    else if (strcmp(name, "--max-late") == 0 && eddy_duration_parse(v, &ms))
+        o->max_late_ms = ms;
+    else if (strcmp(name, "--start") == 0 && eddy__ts_parse_rfc3339(v, strlen(v), &ms))
+        o->start_ms = ms;
+    else
+        return -1;
+    return 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+    struct eddy_gen_opts opts;
+    eddy_gen_opts_defaults(&opts);
+    const char *kind = NULL, *output = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--live") == 0) {
+            opts.live = true;
+        } else if (strcmp(a, "--output") == 0) {
+            if (!(output = opt_value(argc, argv, &i)))
+                return usage_error(usage_gen, "option '%s' needs a value", a);
+        } else if (a[0] == '-' && a[1] == '-') {
+            const char *v = opt_value(argc, argv, &i);
+            if (!v)
+                return usage_error(usage_gen, "option '%s' needs a value", a);
+            if (gen_option(&opts, a, v) != 0) {
+                fprintf(stderr, "eddy: gen: invalid value '%s' for option '%s'\n", v, a);
+                fputs(usage_gen, stderr);
+                return EXIT_USAGE;
+            }
+        } else if (!kind) {
+            kind = a;
+        } else {
+            return usage_error(usage_gen, "unexpected argument '%s'", a);
+        }
+    }
+    if (!kind || (strcmp(kind, "service-logs") != 0 && strcmp(kind, "frames") != 0))
+        return usage_error(usage_gen, "gen needs a KIND: service-logs or frames%s", "");
+    FILE *fp = stdout;
+    if (output && strcmp(output, "-") != 0 && !(fp = fopen(output, "w"))) {
+        fprintf(stderr, "eddy: cannot open '%s': %s\n", output, strerror(errno));
+        return 1;
+    }
+    static char buffer[1 << 20];
+    setvbuf(fp, buffer, opts.rate > 0 ? _IOLBF : _IOFBF, sizeof buffer);
+    install_signals();
+    eddy_err_t err = eddy_gen_run(kind, &opts, write_line, fp, (volatile int *)&stop_requested);
+    if (fflush(fp) != 0 && !err)
+        err = EDDY_EIO;
+    if (fp != stdout)
+        fclose(fp);
+    if (err) {
+        fprintf(stderr, "eddy: gen failed: %s\n", eddy_err_message(err));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+    struct eddy_demo_opts opts = {.seconds = 0, .rate = 20000};
+    const char *env = getenv("DEMO_SECONDS");
+    if (env)
+        opts.seconds = atoi(env);
+    for (int i = 2; i < argc; i++) {
+        const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--seconds") == 0 && v) {
+            opts.seconds = atoi(v);
+            i++;
+        } else if (strcmp(argv[i], "--rate") == 0 && v) {
+            opts.rate = atof(v);
+            i++;
+        } else {
+            return usage_error(usage_demo, "unknown option '%s'", argv[i]);
+        }
+    }
+    install_signals();
+    return eddy__demo_run(&opts, &stop_requested) == EDDY_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error(usage_main, "%s", "missing COMMAND");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("eddy %s\n", EDDY_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        const char *usage;
+        int (*fn)(int, char **);
+    } cmds[] = {{"run", usage_run, cmd_run},
+                {"gen", usage_gen, cmd_gen},
+                {"validate", usage_validate, cmd_validate},
+                {"demo", usage_demo, cmd_demo}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmd, cmds[i].name) != 0)
+            continue;
+        if (wants_help(argc, argv)) {
+            fputs(cmds[i].usage, stdout);
+            return 0;
+        }
+        return cmds[i].fn(argc, argv);
+    }
+    return usage_error(usage_main, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,42 @@
+/*
+ * dedup.h - duplicate detection by an id field within an event-time span.
+ *
+ * A record is a duplicate when a record with the same id (its 64-bit hash,
+ * see core/hash.h) was accepted and its event time is at most `within`
+ * before the current stream time. Entries older than that are expired, so
+ * memory holds about (event rate x within) entries, 16 bytes each, in an
+ * open-addressing table kept at most half full. A 64-bit hash makes a false
+ * duplicate among 10 million live ids about 1 in 2^40 per record.
+ *
+ * Single-threaded: one store per task.
+ */
+#ifndef EDDY_OPS_DEDUP_H
+#define EDDY_OPS_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy/err.h"
+
+struct eddy_dedup_store;
+
+eddy_err_t eddy__dedup_new(int64_t within_ms, struct eddy_dedup_store **out);
+void eddy__dedup_free(struct eddy_dedup_store *store);
+
+/* Checks the id hash at event time @ts with the task's @stream_time. Returns
+ * true (duplicate) or false, in which case the id is remembered (its time is
+ * the later of the two when it was already known but expired). May grow the
+ * table: EDDY_ENOMEM is reported through @err and the record is treated as
+ * new. */
+bool eddy__dedup_seen(struct eddy_dedup_store *store, uint64_t id_hash, int64_t ts,
+                      int64_t stream_time, eddy_err_t *err);
+
+/* Number of remembered ids (live and not yet swept). */
+size_t eddy__dedup_size(const struct eddy_dedup_store *store);
+
+/* Visits every remembered entry (for changelogs and tests). */
+void eddy__dedup_foreach(const struct eddy_dedup_store *store,
+                         void (*fn)(void *ctx, uint64_t id_hash, int64_t ts), void *ctx);
+
+#endif

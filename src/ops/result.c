@@ -1,0 +1,85 @@
+/*
+ * result.c - see result.h.
+ */
+#include "ops/result.h"
+
+#include <string.h>
+
+#include "core/time.h"
+
+void eddy__value_json(struct eddy_buf *buf, const struct eddy_value *v)
+{
+    switch (v->type) {
+    case EDDY_V_BOOL: eddy_buf_puts(buf, v->as.b ? "true" : "false"); break;
+    case EDDY_V_INT: eddy_buf_json_i64(buf, v->as.i); break;
+    case EDDY_V_NUM: eddy_buf_json_num(buf, v->as.n); break;
+    case EDDY_V_STR: eddy_buf_json_str(buf, v->as.s.ptr, v->as.s.len); break;
+    default: eddy_buf_puts(buf, "null"); break;
+    }
+}
+
+static void name_json(struct eddy_buf *buf, const char *name)
+{
+    eddy_buf_json_str(buf, name, strlen(name));
+    eddy_buf_putc(buf, ':');
+}
+
+void eddy__result_key_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                           const struct eddy_window_row *row)
+{
+    eddy_buf_putc(buf, '{');
+    for (size_t g = 0; g < agg->n_group; g++) {
+        if (g)
+            eddy_buf_putc(buf, ',');
+        name_json(buf, agg->group_names[g]);
+        eddy__value_json(buf, &row->group[g]);
+    }
+    eddy_buf_putc(buf, '}');
+}
+
+static void body_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                      const struct eddy_window_row *row)
+{
+    char start[32], end[32];
+    eddy_time_format(row->window_start, start);
+    eddy_time_format(row->window_end, end);
+    eddy_buf_puts(buf, "\"aggregation\":");
+    eddy_buf_json_str(buf, agg->name, strlen(agg->name));
+    eddy_buf_printf(buf, ",\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"key\":", start, end);
+    eddy__result_key_json(buf, agg, row);
+}
+
+static void metrics_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                         const struct eddy_window_row *row)
+{
+    eddy_buf_puts(buf, "\"metrics\":{");
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        if (m)
+            eddy_buf_putc(buf, ',');
+        name_json(buf, agg->metrics[m].name);
+        eddy__value_json(buf, &row->metrics[m]);
+    }
+    eddy_buf_putc(buf, '}');
+}
+
+void eddy__result_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                       const struct eddy_window_row *row)
+{
+    eddy_buf_putc(buf, '{');
+    body_json(buf, agg, row);
+    eddy_buf_puts(buf, row->final ? ",\"final\":true," : ",\"final\":false,");
+    metrics_json(buf, agg, row);
+    eddy_buf_putc(buf, '}');
+}
+
+void eddy__alert_json(struct eddy_buf *buf, const struct eddy_alert *alert, bool firing,
+                      const struct eddy_aggregation *agg, const struct eddy_window_row *row)
+{
+    eddy_buf_puts(buf, "{\"alert\":");
+    eddy_buf_json_str(buf, alert->name, strlen(alert->name));
+    eddy_buf_puts(buf, firing ? ",\"state\":\"firing\"," : ",\"state\":\"resolved\",");
+    body_json(buf, agg, row);
+    eddy_buf_putc(buf, ',');
+    metrics_json(buf, agg, row);
+    eddy_buf_putc(buf, '}');
+}

@@ -1,0 +1,31 @@
+/*
+ * result.h - the JSON form of aggregation results and alert events.
+ *
+ * Result (one line / one message value, keys in this order):
+ *   {"aggregation":"service_1m","window":{"start":"...Z","end":"...Z"},
+ *    "key":{"service":"auth-service"},"final":true,"metrics":{"requests":12,...}}
+ * Metrics appear in declaration order; an undefined metric (avg of nothing) is
+ * null. The message key is the "key" object alone: {"service":"auth-service"}.
+ * Alert: {"alert":"burn","state":"firing"|"resolved","aggregation":...,
+ *   "window":{...},"key":{...},"metrics":{...}}
+ */
+#ifndef EDDY_OPS_RESULT_H
+#define EDDY_OPS_RESULT_H
+
+#include "core/buf.h"
+#include "eddy/record.h"
+#include "eddy/topology.h"
+#include "ops/window.h"
+
+void eddy__value_json(struct eddy_buf *buf, const struct eddy_value *v);
+/* Appends {"name":value,...} of the group key. */
+void eddy__result_key_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                           const struct eddy_window_row *row);
+/* Appends the whole result object. */
+void eddy__result_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
+                       const struct eddy_window_row *row);
+/* Appends the whole alert object. */
+void eddy__alert_json(struct eddy_buf *buf, const struct eddy_alert *alert, bool firing,
+                      const struct eddy_aggregation *agg, const struct eddy_window_row *row);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+ * window.c - see window.h.
+ *
+ * Layout: the store keeps its open windows in an array sorted by start. Each
+ * window owns an open-addressing table of rows keyed by the hash of the
+ * encoded group key. A row is one allocation: header, accumulators, key bytes.
+ */
+#include "ops/window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg/acc.h"
+#include "config/expr.h"
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/time.h"
+
+struct row {
+    uint64_t hash;
+    unsigned char *key; /* points after the accumulators, into this allocation */
+    uint32_t key_len;
+    bool dirty; /* changed since last emission */
+    struct eddy_acc accs[];
+    /* followed by key_len key bytes */
+};
+
+struct window {
+    int64_t start;
+    struct row **slots; /* power-of-two table, NULL = empty */
+    size_t cap;
+    size_t count;
+};
+
+/* One accumulator shared by metrics of the same family and argument. */
+struct acc_def {
+    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT */
+    const struct eddy_expr *arg;
+};
+
+struct eddy_window_store {
+    const struct eddy_aggregation *agg;
+    int64_t grace_ms;
+    struct acc_def *accs;
+    size_t n_accs;
+    size_t *metric_acc; /* metric index -> acc index */
+    struct window *windows;
+    size_t n_windows, cap_windows;
+    int64_t next_update; /* stream time of the next update emission */
+    struct eddy_buf key;  /* encoding scratch */
+    struct eddy_value *args; /* per-acc evaluated argument */
+    struct row **sorted;     /* emission scratch */
+    size_t sorted_cap;
+    struct eddy_value *group, *metrics; /* emission scratch */
+    double *errors;
+    size_t rows, bytes;
+};
+
+static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
+{
+    switch (kind) {
+    case EDDY_M_COUNT_IF: return EDDY_M_RATIO;
+    case EDDY_M_AVG: return EDDY_M_SUM;
+    default: return kind;
+    }
+}
+
+static bool same_arg(const struct eddy_expr *a, const struct eddy_expr *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(eddy_expr_source(a), eddy_expr_source(b)) == 0;
+}
+
+static eddy_err_t layout(struct eddy_window_store *ws)
+{
+    const struct eddy_aggregation *agg = ws->agg;
+    size_t n = agg->n_metrics ? agg->n_metrics : 1;
+    ws->accs = eddy_calloc(n, sizeof *ws->accs);
+    ws->metric_acc = eddy_calloc(n, sizeof *ws->metric_acc);
+    if (!ws->accs || !ws->metric_acc)
+        return EDDY_ENOMEM;
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        enum eddy_metric_kind fam = acc_family(agg->metrics[m].kind);
+        size_t a = 0;
+        while (a < ws->n_accs && !(ws->accs[a].kind == fam && same_arg(ws->accs[a].arg,
+                                                                      agg->metrics[m].arg)))
+            a++;
+        if (a == ws->n_accs) {
+            ws->accs[a].kind = fam;
+            ws->accs[a].arg = agg->metrics[m].arg;
+            ws->n_accs++;
+        }
+        ws->metric_acc[m] = a;
+    }
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t grace_ms,
+                                  struct eddy_window_store **out)
+{
+    struct eddy_window_store *ws = eddy_calloc(1, sizeof *ws);
+    if (!ws)
+        return EDDY_ENOMEM;
+    ws->agg = agg;
+    ws->grace_ms = grace_ms;
+    ws->next_update = INT64_MIN;
+    eddy_buf_init(&ws->key);
+    eddy_err_t err = layout(ws);
+    size_t nm = agg->n_metrics ? agg->n_metrics : 1;
+    if (!err) {
+        ws->args = eddy_calloc(ws->n_accs ? ws->n_accs : 1, sizeof *ws->args);
+        ws->group = eddy_calloc(agg->n_group ? agg->n_group : 1, sizeof *ws->group);
+        ws->metrics = eddy_calloc(nm, sizeof *ws->metrics);
+        ws->errors = eddy_calloc(nm, sizeof *ws->errors);
+        if (!ws->args || !ws->group || !ws->metrics || !ws->errors)
+            err = EDDY_ENOMEM;
+    }
+    if (err) {
+        eddy__window_store_free(ws);
+        return err;
+    }
+    *out = ws;
+    return EDDY_OK;
+}
+
+static void row_free(const struct eddy_window_store *ws, struct row *row)
+{
+    for (size_t a = 0; a < ws->n_accs; a++)
+        eddy_acc_release(&row->accs[a], ws->accs[a].kind);
+    eddy_free(row);
+}
+
+static void window_release(struct eddy_window_store *ws, struct window *w)
+{
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->slots[i]) {
+            ws->bytes -= sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc) +
+                         w->slots[i]->key_len;
+            row_free(ws, w->slots[i]);
+        }
+    ws->rows -= w->count;
+    eddy_free(w->slots);
+}
+
+void eddy__window_store_free(struct eddy_window_store *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->n_windows; i++)
+        window_release(ws, &ws->windows[i]);
+    eddy_free(ws->windows);
+    eddy_free(ws->accs);
+    eddy_free(ws->metric_acc);
+    eddy_free(ws->args);
+    eddy_free(ws->sorted);
+    eddy_free(ws->group);
+    eddy_free(ws->metrics);
+    eddy_free(ws->errors);
+    eddy_buf_release(&ws->key);
+    eddy_free(ws);
+}
+
+/* ---- group keys ---- */
+
+eddy_err_t eddy__group_key_encode(const struct eddy_aggregation *agg,
+                                  const struct eddy_value *slots, struct eddy_buf *out)
+{
+    eddy_buf_reset(out);
+    for (size_t g = 0; g < agg->n_group; g++) {
+        const struct eddy_value *v = &slots[agg->group_slots[g]];
+        unsigned char tag = v->type;
+        eddy_buf_append(out, &tag, 1);
+        switch (v->type) {
+        case EDDY_V_STR: {
+            uint32_t len = v->as.s.len;
+            unsigned char le[4] = {len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, len >> 24};
+            eddy_buf_append(out, le, 4);
+            eddy_buf_append(out, v->as.s.ptr, len);
+            break;
+        }
+        case EDDY_V_INT: eddy_buf_append(out, &v->as.i, 8); break;
+        case EDDY_V_NUM: eddy_buf_append(out, &v->as.n, 8); break;
+        case EDDY_V_BOOL: {
+            unsigned char b = v->as.b;
+            eddy_buf_append(out, &b, 1);
+            break;
+        }
+        default: break;
+        }
+    }
+    return eddy_buf_err(out);
+}
+
+bool eddy__group_key_decode(const unsigned char *key, size_t len, size_t n,
+                            struct eddy_value *out)
+{
+    size_t pos = 0;
+    for (size_t g = 0; g < n; g++) {
+        if (pos >= len)
+            return false;
+        struct eddy_value *v = &out[g];
+        v->type = key[pos++];
+        switch (v->type) {
+        case EDDY_V_STR: {
+            if (len - pos < 4)
+                return false;
+            uint32_t sl = (uint32_t)key[pos] | (uint32_t)key[pos + 1] << 8 |
+                          (uint32_t)key[pos + 2] << 16 | (uint32_t)key[pos + 3] << 24;
+            pos += 4;
+            if (len - pos < sl)
+                return false;
+            v->as.s.ptr = (const char *)key + pos;
+            v->as.s.len = sl;
+            pos += sl;
+            break;
+        }
+        case EDDY_V_INT:
+        case EDDY_V_NUM:
+            if (len - pos < 8)
+                return false;
+            memcpy(v->type == EDDY_V_INT ? (void *)&v->as.i : (void *)&v->as.n, key + pos, 8);
+            pos += 8;
+            break;
+        case EDDY_V_BOOL:
+            if (len - pos < 1)
+                return false;
+            v->as.b = key[pos++] != 0;
+            break;
+        case EDDY_V_NULL: break;
+        default: return false;
+        }
+    }
+    return pos == len;
+}
+
+/* ---- windows and rows ---- */
+
+static struct window *window_get(struct eddy_window_store *ws, int64_t start)
+{
+    size_t i = ws->n_windows;
+    while (i > 0 && ws->windows[i - 1].start > start)
+        i--;
+    if (i > 0 && ws->windows[i - 1].start == start)
+        return &ws->windows[i - 1];
+    if (ws->n_windows == ws->cap_windows) {
+        size_t cap = ws->cap_windows ? ws->cap_windows * 2 : 8;
+        struct window *w = eddy_realloc(ws->windows, cap * sizeof *w);
+        if (!w)
+            return NULL;
+        ws->windows = w;
+        ws->cap_windows = cap;
+    }
+    struct row **slots = eddy_calloc(16, sizeof *slots);
+    if (!slots)
+        return NULL;
+    memmove(&ws->windows[i + 1], &ws->windows[i], (ws->n_windows - i) * sizeof *ws->windows);
+    ws->n_windows++;
+    ws->windows[i] = (struct window){.start = start, .slots = slots, .cap = 16};
+    return &ws->windows[i];
+}
+
+static struct row **row_slot(struct window *w, uint64_t hash, const void *key, size_t len)
+{
+    size_t mask = w->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        struct row *r = w->slots[i];
+        if (!r || (r->hash == hash && r->key_len == len &&
+                   memcmp(r->key, key, len) == 0))
+            return &w->slots[i];
+    }
+}
+
+static bool window_grow(struct window *w)
+{
+    size_t cap = w->cap * 2;
+    struct row **slots = eddy_calloc(cap, sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < w->cap; i++) {
+        struct row *r = w->slots[i];
+        if (!r)
+            continue;
+        size_t j = r->hash & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = r;
+    }
+    eddy_free(w->slots);
+    w->slots = slots;
+    w->cap = cap;
+    return true;
+}
+
+static struct row *row_get(struct eddy_window_store *ws, struct window *w, uint64_t hash)
+{
+    const void *key = ws->key.data;
+    size_t len = ws->key.len;
+    struct row **slot = row_slot(w, hash, key, len);
+    if (*slot)
+        return *slot;
+    if ((w->count + 1) * 4 > w->cap * 3) {
+        if (!window_grow(w))
+            return NULL;
+        slot = row_slot(w, hash, key, len);
+    }
+    size_t size = sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc) + len;
+    struct row *r = eddy_calloc(1, size);
+    if (!r)
+        return NULL;
+    r->hash = hash;
+    r->key = (unsigned char *)&r->accs[ws->n_accs];
+    r->key_len = (uint32_t)len;
+    if (len)
+        memcpy(r->key, key, len);
+    *slot = r;
+    w->count++;
+    ws->rows++;
+    ws->bytes += size;
+    return r;
+}
+
+static bool window_closed(const struct eddy_window_store *ws, int64_t start, int64_t stream_time)
+{
+    int64_t end = start + ws->agg->window.size_ms;
+    return end + ws->grace_ms <= stream_time;
+}
+
+eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
+                            int64_t ts, int64_t stream_time, bool *late)
+{
+    const struct eddy_aggregation *agg = ws->agg;
+    int64_t size = agg->window.size_ms, advance = agg->window.advance_ms;
+    *late = false;
+    eddy_err_t err = eddy__group_key_encode(agg, slots, &ws->key);
+    if (err)
+        return err;
+    uint64_t hash = eddy_hash64(ws->key.data, ws->key.len, 0);
+    struct eddy_eval_ctx ctx = {.slots = slots};
+    for (size_t a = 0; a < ws->n_accs; a++) {
+        if (ws->accs[a].arg)
+            eddy_expr_eval(ws->accs[a].arg, &ctx, &ws->args[a]);
+        else
+            ws->args[a] = eddy_value_null();
+    }
+    size_t open = 0;
+    /* windows start at or after the epoch, as in Kafka Streams */
+    for (int64_t start = eddy_floor_div(ts, advance) * advance; start > ts - size && start >= 0;
+         start -= advance) {
+        if (window_closed(ws, start, stream_time))
+            continue;
+        struct window *w = window_get(ws, start);
+        struct row *r = w ? row_get(ws, w, hash) : NULL;
+        if (!r)
+            return EDDY_ENOMEM;
+        for (size_t a = 0; a < ws->n_accs; a++) {
+            err = eddy_acc_update(&r->accs[a], ws->accs[a].kind,
+                                  ws->accs[a].arg ? &ws->args[a] : NULL);
+            if (err)
+                return err;
+        }
+        r->dirty = true;
+        open++;
+    }
+    *late = open == 0;
+    return EDDY_OK;
+}
+
+/* ---- emission ---- */
+
+static int row_cmp_keys(const void *pa, const void *pb)
+{
+    struct row *a = *(struct row *const *)pa, *b = *(struct row *const *)pb;
+    size_t la = a->key_len, lb = b->key_len;
+    int c = memcmp(a->key, b->key, la < lb ? la : lb);
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static eddy_err_t emit_row(struct eddy_window_store *ws, const struct window *w,
+                           struct row *r, bool final, eddy_window_emit_fn emit, void *ctx)
+{
+    const struct eddy_aggregation *agg = ws->agg;
+    const unsigned char *key = r->key;
+    if (!eddy__group_key_decode(key, r->key_len, agg->n_group, ws->group))
+        return EDDY_ESTATE;
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        const struct eddy_metric *metric = &agg->metrics[m];
+        const struct eddy_acc *acc = &r->accs[ws->metric_acc[m]];
+        if (metric->kind == EDDY_M_COUNT_IF) {
+            ws->metrics[m] = (struct eddy_value){.type = EDDY_V_INT,
+                                                 .as.i = (int64_t)acc->u.ratio.hits};
+            ws->errors[m] = 0;
+        } else {
+            eddy_acc_result(acc, metric->kind, metric->q, &ws->metrics[m], &ws->errors[m]);
+        }
+    }
+    struct eddy_window_row row = {
+        .window_start = w->start,
+        .window_end = w->start + agg->window.size_ms,
+        .key = key,
+        .key_len = r->key_len,
+        .group = ws->group,
+        .metrics = ws->metrics,
+        .errors = ws->errors,
+        .final = final,
+    };
+    r->dirty = false;
+    return emit(ctx, agg, &row);
+}
+
+/* Emits the rows of @w (all of them, or only dirty ones) in key order. */
+static eddy_err_t emit_window(struct eddy_window_store *ws, const struct window *w, bool final,
+                              eddy_window_emit_fn emit, void *ctx)
+{
+    if (w->count > ws->sorted_cap) {
+        struct row **sorted = eddy_realloc(ws->sorted, w->count * sizeof *sorted);
+        if (!sorted)
+            return EDDY_ENOMEM;
+        ws->sorted = sorted;
+        ws->sorted_cap = w->count;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->slots[i] && (final || w->slots[i]->dirty))
+            ws->sorted[n++] = w->slots[i];
+    qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
+    for (size_t i = 0; i < n; i++) {
+        eddy_err_t err = emit_row(ws, w, ws->sorted[i], final, emit, ctx);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t emit_updates(struct eddy_window_store *ws, int64_t stream_time,
+                               eddy_window_emit_fn emit, void *ctx)
+{
+    int64_t interval = ws->agg->emit.update_interval_ms;
+    if (!ws->agg->emit.updates || interval <= 0 || stream_time < ws->next_update)
+        return EDDY_OK;
+    bool first = ws->next_update == INT64_MIN;
+    ws->next_update = (eddy_floor_div(stream_time, interval) + 1) * interval;
+    if (first)
+        return EDDY_OK;
+    for (size_t i = 0; i < ws->n_windows; i++) {
+        eddy_err_t err = emit_window(ws, &ws->windows[i], false, emit, ctx);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
+                                eddy_window_emit_fn emit, void *ctx)
+{
+    size_t closed = 0;
+    while (closed < ws->n_windows &&
+           (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
+        closed++;
+    eddy_err_t err = EDDY_OK;
+    for (size_t i = 0; i < closed && !err; i++)
+        err = emit_window(ws, &ws->windows[i], true, emit, ctx);
+    for (size_t i = 0; i < closed; i++)
+        window_release(ws, &ws->windows[i]);
+    memmove(ws->windows, ws->windows + closed, (ws->n_windows - closed) * sizeof *ws->windows);
+    ws->n_windows -= closed;
+    if (!err && !flush)
+        err = emit_updates(ws, stream_time, emit, ctx);
+    return err;
+}
+
+size_t eddy__window_open_windows(const struct eddy_window_store *ws)
+{
+    return ws->n_windows;
+}
+
+size_t eddy__window_rows(const struct eddy_window_store *ws)
+{
+    return ws->rows;
+}
+
+size_t eddy__window_memory(const struct eddy_window_store *ws)
+{
+    return ws->bytes;
+}

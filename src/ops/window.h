@@ -1,0 +1,83 @@
+/*
+ * window.h - the window store of one aggregation in one task: which windows
+ * an event falls into, the per-(window, group key) rows of accumulators, and
+ * when windows close.
+ *
+ * Semantics (Kafka Streams): windows are [start, end), aligned to the epoch;
+ * a hopping window of size S advancing by A covers every start k*A with
+ * start <= ts < start + S (tumbling: A = S). Stream time is the largest event
+ * time the task has seen. A window is closed once end + grace <= stream time;
+ * an event whose every window is closed is late. Closing emits each row once
+ * with final = true; with emit updates, rows changed since their last emission
+ * are also emitted (final = false) whenever stream time crosses a multiple of
+ * the update interval.
+ *
+ * Group keys are encoded as bytes: per group value a type tag (enum
+ * eddy_vtype) then, for STR a 4-byte little-endian length and the bytes, for
+ * INT/NUM 8 bytes, for BOOL 1 byte, for NULL nothing. Rows of a window are
+ * emitted in bytewise order of that encoding, windows in start order, so
+ * output is deterministic.
+ *
+ * Metrics share accumulators: count_if(x) and ratio(x) share one ratio
+ * accumulator, sum(x) and avg(x) one sum accumulator, quantiles of the same
+ * argument one sketch. Each distinct argument is evaluated once per event.
+ *
+ * Single-threaded: one store per aggregation per task.
+ */
+#ifndef EDDY_OPS_WINDOW_H
+#define EDDY_OPS_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "eddy/err.h"
+#include "eddy/record.h"
+#include "eddy/topology.h"
+
+struct eddy_window_store;
+
+/* A row handed to the emit callback; everything is borrowed for the call. */
+struct eddy_window_row {
+    int64_t window_start;
+    int64_t window_end;
+    const unsigned char *key; /* encoded group key */
+    size_t key_len;
+    const struct eddy_value *group; /* n_group decoded values */
+    const struct eddy_value *metrics; /* n_metrics results */
+    const double *errors;             /* n_metrics relative error bounds */
+    bool final;
+};
+
+typedef eddy_err_t (*eddy_window_emit_fn)(void *ctx, const struct eddy_aggregation *agg,
+                                          const struct eddy_window_row *row);
+
+eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t grace_ms,
+                                  struct eddy_window_store **out);
+void eddy__window_store_free(struct eddy_window_store *ws);
+
+/* Adds the event (@slots in event scope, event time @ts) to every open window
+ * it belongs to. *late is set when it belongs to none because all are closed
+ * (the event is then left out). Allocates only for a new window or group key. */
+eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
+                            int64_t ts, int64_t stream_time, bool *late);
+
+/* Emits and drops every window with end + grace <= @stream_time, and due
+ * intermediate updates; with @flush, closes every window (end of input). */
+eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
+                                eddy_window_emit_fn emit, void *ctx);
+
+/* Open windows and rows, and approximate bytes held (for metrics and tests). */
+size_t eddy__window_open_windows(const struct eddy_window_store *ws);
+size_t eddy__window_rows(const struct eddy_window_store *ws);
+size_t eddy__window_memory(const struct eddy_window_store *ws);
+
+/* Encodes the group values in @slots selected by @agg->group_slots. */
+eddy_err_t eddy__group_key_encode(const struct eddy_aggregation *agg,
+                                  const struct eddy_value *slots, struct eddy_buf *out);
+/* Decodes @n values from an encoded key; strings point into @key. False on
+ * malformed bytes. */
+bool eddy__group_key_decode(const unsigned char *key, size_t len, size_t n,
+                            struct eddy_value *out);
+
+#endif

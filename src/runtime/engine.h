@@ -1,0 +1,25 @@
+/*
+ * engine.h - runs a topology. Local mode: one task over a file or stdin,
+ * outputs through an eddy_output, every window closed at end of input.
+ */
+#ifndef EDDY_RUNTIME_ENGINE_H
+#define EDDY_RUNTIME_ENGINE_H
+
+#include <signal.h>
+
+#include "eddy/err.h"
+#include "eddy/output.h"
+#include "eddy/topology.h"
+#include "runtime/task.h"
+
+/* Reads @input ("-" = stdin; plain, gzip or lz4) through one task and writes
+ * results, alerts and dead letters to @out. Stops early (still flushing every
+ * window) when *stop becomes non-zero. Fills *stats. Logs a summary line. */
+eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *input,
+                                  const struct eddy_output *out, volatile sig_atomic_t *stop,
+                                  struct eddy_task_stats *stats);
+
+/* Formats the counters of @stats as "records_in=... dead_letters=..." into @buf. */
+void eddy__stats_format(const struct eddy_task_stats *stats, char *buf, size_t len);
+
+#endif

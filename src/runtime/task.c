@@ -1,0 +1,259 @@
+/*
+ * task.c - see task.h.
+ */
+#include "runtime/task.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codec/decode.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "ops/alert.h"
+#include "ops/dedup.h"
+#include "ops/result.h"
+#include "ops/window.h"
+
+struct eddy_task {
+    const struct eddy_plan *plan;
+    char *topic;
+    int32_t partition;
+    struct eddy_output out;
+    struct eddy_decoder *decoder;
+    struct eddy_dedup_store *dedup;
+    struct eddy_window_store **stores;
+    struct eddy_alert_state *alerts;
+    struct eddy_value *slots;
+    char *scratch;
+    size_t scratch_cap;
+    int64_t stream_time;
+    struct eddy_buf value, key; /* output formatting */
+    struct eddy_task_stats stats;
+};
+
+eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32_t partition,
+                          const struct eddy_output *out, struct eddy_task **out_task)
+{
+    struct eddy_task *t = eddy_calloc(1, sizeof *t);
+    if (!t)
+        return EDDY_ENOMEM;
+    t->plan = plan;
+    t->partition = partition;
+    t->out = *out;
+    t->stream_time = INT64_MIN;
+    eddy_buf_init(&t->value);
+    eddy_buf_init(&t->key);
+    eddy_err_t err = EDDY_ENOMEM;
+    t->topic = eddy_strdup(topic);
+    t->slots = eddy_calloc(plan->n_slots ? plan->n_slots : 1, sizeof *t->slots);
+    t->stores = eddy_calloc(plan->n_aggregations ? plan->n_aggregations : 1, sizeof *t->stores);
+    if (!t->topic || !t->slots || !t->stores)
+        goto out;
+    if ((err = eddy__decoder_new(&plan->source, &t->decoder)))
+        goto out;
+    if (plan->dedup.enabled && (err = eddy__dedup_new(plan->dedup.within_ms, &t->dedup)))
+        goto out;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if ((err = eddy__window_store_new(&plan->aggregations[a], plan->grace_ms, &t->stores[a])))
+            goto out;
+    err = eddy__alert_state_new(plan, &t->alerts);
+out:
+    if (err) {
+        eddy__task_free(t);
+        return err;
+    }
+    *out_task = t;
+    return EDDY_OK;
+}
+
+void eddy__task_free(struct eddy_task *task)
+{
+    if (!task)
+        return;
+    eddy__decoder_free(task->decoder);
+    eddy__dedup_free(task->dedup);
+    for (size_t a = 0; task->stores && a < task->plan->n_aggregations; a++)
+        eddy__window_store_free(task->stores[a]);
+    eddy_free(task->stores);
+    eddy__alert_state_free(task->alerts);
+    eddy_free(task->slots);
+    eddy_free(task->scratch);
+    eddy_free(task->topic);
+    eddy_buf_release(&task->value);
+    eddy_buf_release(&task->key);
+    eddy_free(task);
+}
+
+static eddy_err_t dead_letter(struct eddy_task *t, enum eddy_dl_reason reason,
+                              const char *detail, const char *raw, size_t len, int64_t offset)
+{
+    t->stats.dead_letters[reason]++;
+    eddy_buf_reset(&t->value);
+    eddy__dl_format(&t->value, reason, detail, t->topic, t->partition, offset, raw, len);
+    eddy_err_t err = eddy_buf_err(&t->value);
+    if (err)
+        return err;
+    return t->out.write(t->out.ctx, EDDY_OUT_DEAD, NULL, NULL, 0, t->value.data, t->value.len);
+}
+
+static eddy_err_t emit_alert(void *ctx, const struct eddy_alert *alert, bool firing,
+                             const struct eddy_aggregation *agg,
+                             const struct eddy_window_row *row)
+{
+    struct eddy_task *t = ctx;
+    eddy_buf_reset(&t->value);
+    eddy_buf_reset(&t->key);
+    eddy__alert_json(&t->value, alert, firing, agg, row);
+    eddy__result_key_json(&t->key, agg, row);
+    eddy_err_t err = eddy_buf_err(&t->value) ? EDDY_ENOMEM : eddy_buf_err(&t->key);
+    if (err)
+        return err;
+    t->stats.alerts_out++;
+    return t->out.write(t->out.ctx, EDDY_OUT_ALERT, alert->output_topic, t->key.data, t->key.len,
+                        t->value.data, t->value.len);
+}
+
+static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
+                           const struct eddy_window_row *row)
+{
+    struct eddy_task *t = ctx;
+    eddy_buf_reset(&t->value);
+    eddy_buf_reset(&t->key);
+    eddy__result_json(&t->value, agg, row);
+    eddy__result_key_json(&t->key, agg, row);
+    eddy_err_t err = eddy_buf_err(&t->value) ? EDDY_ENOMEM : eddy_buf_err(&t->key);
+    if (err)
+        return err;
+    if (row->final)
+        t->stats.results_out++;
+    else
+        t->stats.updates_out++;
+    err = t->out.write(t->out.ctx, EDDY_OUT_RESULT, agg->output_topic, t->key.data, t->key.len,
+                       t->value.data, t->value.len);
+    if (err || !row->final)
+        return err;
+    return eddy__alert_on_row(t->alerts, (size_t)(agg - t->plan->aggregations), row, emit_alert, t);
+}
+
+static eddy_err_t advance(struct eddy_task *t, bool flush)
+{
+    for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+        eddy_err_t err = eddy__window_advance(t->stores[a], t->stream_time, flush, emit_row, t);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+static bool is_duplicate(struct eddy_task *t, int64_t ts, eddy_err_t *err)
+{
+    *err = EDDY_OK;
+    if (!t->dedup)
+        return false;
+    const struct eddy_value *id = &t->slots[t->plan->dedup.slot];
+    uint64_t hash;
+    switch (id->type) {
+    case EDDY_V_STR: hash = eddy_hash64(id->as.s.ptr, id->as.s.len, 0x64656475); break;
+    case EDDY_V_INT: hash = eddy_hash64(&id->as.i, 8, 0x696e74); break;
+    default: return false; /* records without an id are never duplicates */
+    }
+    return eddy__dedup_seen(t->dedup, hash, ts, t->stream_time, err);
+}
+
+/* Aggregates the decoded record; names the aggregations it was late for. */
+static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, size_t cap)
+{
+    const struct eddy_plan *plan = t->plan;
+    struct eddy_eval_ctx ctx = {.slots = t->slots};
+    size_t used = 0;
+    late_names[0] = '\0';
+    for (size_t a = 0; a < plan->n_aggregations; a++) {
+        const struct eddy_aggregation *agg = &plan->aggregations[a];
+        if (agg->where) {
+            struct eddy_value keep;
+            eddy_expr_eval(agg->where, &ctx, &keep);
+            if (!eddy_value_truthy(&keep))
+                continue;
+        }
+        bool late;
+        eddy_err_t err = eddy__window_add(t->stores[a], t->slots, ts, t->stream_time, &late);
+        if (err)
+            return err;
+        if (late && used + strlen(agg->name) + 3 < cap)
+            used += (size_t)snprintf(late_names + used, cap - used, "%s%s", used ? ", " : "",
+                                     agg->name);
+    }
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, int64_t offset,
+                              bool too_large)
+{
+    const struct eddy_plan *plan = t->plan;
+    char detail[256];
+    t->stats.records_in++;
+    if (too_large) {
+        snprintf(detail, sizeof detail, "record longer than max_event_bytes %zu (truncated)",
+                 plan->source.max_event_bytes);
+        return dead_letter(t, EDDY_DL_TOO_LARGE, detail, raw, len, offset);
+    }
+    if (len > t->scratch_cap) {
+        char *scratch = eddy_realloc(t->scratch, len);
+        if (!scratch)
+            return EDDY_ENOMEM;
+        t->scratch = scratch;
+        t->scratch_cap = len;
+    }
+    int64_t ts;
+    enum eddy_dl_reason reason =
+        eddy__decode(t->decoder, raw, len, t->slots, &ts, t->scratch, detail, sizeof detail);
+    if (!reason && ts < 0) {
+        reason = EDDY_DL_BAD_TIMESTAMP;
+        snprintf(detail, sizeof detail, "event time %lld ms is before 1970-01-01", (long long)ts);
+    }
+    if (reason)
+        return dead_letter(t, reason, detail, raw, len, offset);
+    if (ts > t->stream_time)
+        t->stream_time = ts;
+    eddy_err_t err;
+    if (is_duplicate(t, ts, &err)) {
+        t->stats.duplicates++;
+        return EDDY_OK;
+    }
+    if (err)
+        return err;
+    t->stats.records_ok++;
+    struct eddy_eval_ctx ctx = {.slots = t->slots};
+    for (size_t d = 0; d < plan->n_derives; d++)
+        eddy_expr_eval(plan->derives[d].expr, &ctx, &t->slots[plan->derives[d].slot]);
+    char late_names[160];
+    if ((err = aggregate(t, ts, late_names, sizeof late_names)))
+        return err;
+    if (late_names[0]) {
+        char start[32];
+        eddy_time_format(ts, start);
+        snprintf(detail, sizeof detail, "event time %s is behind stream time by more than "
+                 "grace for: %s", start, late_names);
+        if ((err = dead_letter(t, EDDY_DL_LATE, detail, raw, len, offset)))
+            return err;
+    }
+    return advance(t, false);
+}
+
+eddy_err_t eddy__task_flush(struct eddy_task *t)
+{
+    return advance(t, true);
+}
+
+int64_t eddy__task_stream_time(const struct eddy_task *task)
+{
+    return task->stream_time;
+}
+
+const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task)
+{
+    return &task->stats;
+}

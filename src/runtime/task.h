@@ -1,0 +1,55 @@
+/*
+ * task.h - the unit of processing: one input partition with its own stream
+ * time, dedup store, window stores and alert state.
+ *
+ * A task turns raw records into outputs: decode (dead letters for bad
+ * records) -> stream time -> dedup -> derive -> per aggregation: where,
+ * window assignment, accumulate (a record late for every window of an
+ * aggregation is dead-lettered once with reason "late", naming the
+ * aggregations) -> close due windows -> alerts. Outputs go to the task's
+ * eddy_output. In local mode there is one task (partition 0); in Kafka mode
+ * one task per assigned input partition.
+ *
+ * Single-threaded: a task is driven by one thread at a time.
+ */
+#ifndef EDDY_RUNTIME_TASK_H
+#define EDDY_RUNTIME_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/deadletter.h"
+#include "eddy/err.h"
+#include "eddy/output.h"
+#include "eddy/topology.h"
+
+struct eddy_task_stats {
+    uint64_t records_in;
+    uint64_t records_ok;  /* decoded and not duplicate */
+    uint64_t duplicates;
+    uint64_t dead_letters[EDDY_DL__COUNT];
+    uint64_t results_out;
+    uint64_t updates_out;
+    uint64_t alerts_out;
+};
+
+struct eddy_task;
+
+/* The task borrows @plan and @out; both must outlive it. @topic and
+ * @partition identify the input in dead letters. */
+eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32_t partition,
+                          const struct eddy_output *out, struct eddy_task **out_task);
+void eddy__task_free(struct eddy_task *task);
+
+/* Processes one raw record; @too_large marks a record the source truncated.
+ * Errors are runtime failures (out of memory, sink failure), never bad input. */
+eddy_err_t eddy__task_process(struct eddy_task *task, const char *raw, size_t len,
+                              int64_t offset, bool too_large);
+
+/* Closes every open window (end of input) and emits them. */
+eddy_err_t eddy__task_flush(struct eddy_task *task);
+
+int64_t eddy__task_stream_time(const struct eddy_task *task);
+const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
+
+#endif

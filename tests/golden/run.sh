@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Golden tests: each directory tests/golden/<case>/ holds
+#   topology        one line: the topology path, relative to the project root
+#   input.*         the checked-in input (plain, .gz or .lz4)
+#   expected.jsonl  the exact expected results and alerts
+#   expected.dlq.jsonl  the exact expected dead letters
+# Runs eddy over the input and compares both outputs byte for byte.
+# With --update, rewrites the expected files instead (review the diff!).
+set -uo pipefail
+eddy=${1:?usage: run.sh EDDY_BINARY [--update]}
+update=${2:-}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+eddy=$(cd "$(dirname "$eddy")" && pwd)/$(basename "$eddy")
+passed=0 failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for dir in "$root"/tests/golden/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/topology" ] || continue
+  topology="$root/$(head -1 "$dir/topology")"
+  input=$(ls "$dir"/input.* 2>/dev/null | head -1)
+  if ! (cd "$root" && "$eddy" run "$topology" --input "$input" --output "$tmp/$name.out" \
+        --dlq "$tmp/$name.dlq" 2>"$tmp/$name.log"); then
+    echo "golden $name: FAILED (eddy exited non-zero)"; cat "$tmp/$name.log"
+    failed=$((failed + 1)); continue
+  fi
+  if [ "$update" = "--update" ]; then
+    cp "$tmp/$name.out" "$dir/expected.jsonl"; cp "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"
+    echo "golden $name: updated"; continue
+  fi
+  if cmp -s "$tmp/$name.out" "$dir/expected.jsonl" && cmp -s "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"; then
+    echo "golden $name: ok ($(wc -l < "$dir/expected.jsonl") results, $(wc -l < "$dir/expected.dlq.jsonl") dead letters)"
+    passed=$((passed + 1))
+  else
+    echo "golden $name: FAILED"
+    diff <(cat "$dir/expected.jsonl") "$tmp/$name.out" | head -20
+    diff <(cat "$dir/expected.dlq.jsonl") "$tmp/$name.dlq" | head -20
+    failed=$((failed + 1))
+  fi
+done
+echo "golden: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,119 @@
+/*
+ * core: JSON writing, UTF-8 validation, durations, time formatting, hash
+ * stability (its values are part of persisted state).
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/hash.h"
+#include "core/time.h"
+#include "eddy/err.h"
+
+static const char *json_str(struct eddy_buf *b, const char *s, size_t len)
+{
+    eddy_buf_reset(b);
+    eddy_buf_json_str(b, s, len);
+    return b->data;
+}
+
+Test(core, json_strings_escape_quotes_backslashes_and_controls)
+{
+    struct eddy_buf b;
+    eddy_buf_init(&b);
+    cr_expect_str_eq(json_str(&b, "a\"b\\c\n\t\x01", 8), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+    cr_expect_str_eq(json_str(&b, "caf\xc3\xa9", 5), "\"caf\xc3\xa9\"");
+    cr_expect_str_eq(json_str(&b, "a\0b", 3), "\"a\\u0000b\"");
+    eddy_buf_release(&b);
+}
+
+Test(core, json_numbers_round_trip_and_non_finite_is_null)
+{
+    struct eddy_buf b;
+    eddy_buf_init(&b);
+    eddy_buf_json_num(&b, 0.1);
+    eddy_buf_putc(&b, ' ');
+    eddy_buf_json_num(&b, 1.0 / 3);
+    eddy_buf_putc(&b, ' ');
+    eddy_buf_json_num(&b, 350);
+    eddy_buf_putc(&b, ' ');
+    eddy_buf_json_num(&b, 1.0 / 0.0);
+    eddy_buf_putc(&b, ' ');
+    eddy_buf_json_i64(&b, INT64_MIN);
+    cr_expect_str_eq(b.data, "0.1 0.3333333333333333 350 null -9223372036854775808");
+    eddy_buf_release(&b);
+}
+
+Test(core, base64)
+{
+    struct eddy_buf b;
+    eddy_buf_init(&b);
+    eddy_buf_json_base64(&b, "\xff\xfe", 2);
+    eddy_buf_json_base64(&b, "abc", 3);
+    eddy_buf_json_base64(&b, "a", 1);
+    cr_expect_str_eq(b.data, "\"//4=\"\"YWJj\"\"YQ==\"");
+    eddy_buf_release(&b);
+}
+
+Test(core, utf8_validation)
+{
+    cr_expect(eddy_utf8_valid("h\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", 12));
+    cr_expect_not(eddy_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    cr_expect_not(eddy_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    cr_expect_not(eddy_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    cr_expect_not(eddy_utf8_valid("\xe6\x97", 2));         /* truncated */
+    cr_expect_not(eddy_utf8_valid("\xff", 1));
+}
+
+Test(core, durations)
+{
+    int64_t ms;
+    cr_expect(eddy_duration_parse("10m", &ms) && ms == 600000);
+    cr_expect(eddy_duration_parse("1h30m", &ms) && ms == 5400000);
+    cr_expect(eddy_duration_parse("250ms", &ms) && ms == 250);
+    cr_expect(eddy_duration_parse("1d", &ms) && ms == 86400000);
+    cr_expect_not(eddy_duration_parse("", &ms));
+    cr_expect_not(eddy_duration_parse("10", &ms));
+    cr_expect_not(eddy_duration_parse("5 m", &ms));
+    cr_expect_not(eddy_duration_parse("1y", &ms));
+    cr_expect_not(eddy_duration_parse("99999999999999999999s", &ms));
+    char out[32];
+    eddy_duration_format(5400000, out, sizeof out);
+    cr_expect_str_eq(out, "1h30m");
+    eddy_duration_format(250, out, sizeof out);
+    cr_expect_str_eq(out, "250ms");
+}
+
+Test(core, time_format)
+{
+    char out[32];
+    eddy_time_format(1746007260000LL, out);
+    cr_expect_str_eq(out, "2025-04-30T10:01:00Z");
+    eddy_time_format(1746007260250LL, out);
+    cr_expect_str_eq(out, "2025-04-30T10:01:00.250Z");
+    eddy_time_format(0, out);
+    cr_expect_str_eq(out, "1970-01-01T00:00:00Z");
+    eddy_time_format(951782400000LL, out); /* leap day 2000 */
+    cr_expect_str_eq(out, "2000-02-29T00:00:00Z");
+    cr_expect_eq(eddy_days_from_civil(2025, 4, 30), 20208);
+}
+
+Test(core, hash_values_are_stable)
+{
+    /* persisted in state and sketches: these values must never change */
+    cr_expect_eq(eddy_hash64("", 0, 0), eddy_hash64("", 0, 0));
+    cr_expect_neq(eddy_hash64("a", 1, 0), eddy_hash64("b", 1, 0));
+    cr_expect_neq(eddy_hash64("a", 1, 0), eddy_hash64("a", 1, 1));
+    cr_expect_neq(eddy_hash64("abcdefghijklmnop", 16, 0), eddy_hash64("abcdefghijklmnoq", 16, 0));
+    uint64_t h = eddy_hash64("auth-service", 12, 0);
+    cr_expect_eq(h, eddy_hash64("auth-service", 12, 0));
+}
+
+Test(core, error_table)
+{
+    cr_expect_str_eq(eddy_err_name(EDDY_ENOMEM), "EDDY_ENOMEM");
+    cr_expect_str_eq(eddy_err_message(EDDY_ECONFIG), "invalid configuration");
+    cr_expect(eddy_err_retriable(EDDY_EAGAIN));
+    cr_expect_not(eddy_err_retriable(EDDY_ECONFIG));
+    cr_expect_str_eq(eddy_err_name((eddy_err_t)999), "EDDY_UNKNOWN");
+}
