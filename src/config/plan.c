@@ -1,0 +1,291 @@
+/*
+ * plan.c - releasing, querying and printing a plan (the text of `eddy validate`).
+ *
+ * Deterministic: the same plan always prints the same bytes (tests compare
+ * it exactly). Format, one item per line, sections omitted when empty:
+ *   topology NAME (FILE), processing MODE
+ *   source: topic T, json, timestamp PATH (FORMAT), max event N bytes
+ *     fields: NAME TYPE required|optional[ (path P)], ...
+ *   dedup: FIELD within D (store dedup, changelog NAME-dedup-changelog) | dedup: none
+ *   grace: D
+ *   table NAME: N rows keyed by KEY, columns [C, ...] (FILE)
+ *   derive: NAME = EXPR
+ *   aggregation NAME: group_by [..], WINDOW, emit final|updates every D, where EXPR|-
+ *     metrics: NAME = CALL, ...
+ *     store NAME (changelog NAME-AGG-changelog), output topic T
+ *   alert NAME on AGG: when EXPR, output topic T
+ *   kafka: KEY=VALUE, ...
+ *   topics: in T; out T, ...; internal T, ...
+ * Default topics: aggregation "<name>-<agg>", alerts "<name>-alerts",
+ * dead letters "<name>-dlq"; changelogs "<name>-<store>-changelog".
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/expr.h"
+#include "config/metric.h"
+#include "config/table.h"
+#include "core/alloc.h"
+#include "core/time.h"
+#include "eddy/topology.h"
+
+static const char *type_name(enum eddy_field_type t)
+{
+    switch (t) {
+    case EDDY_FT_STRING: return "string";
+    case EDDY_FT_INT: return "int";
+    case EDDY_FT_NUMBER: return "number";
+    case EDDY_FT_BOOL: return "bool";
+    }
+    return "?";
+}
+
+static const char *ts_name(enum eddy_ts_format f)
+{
+    switch (f) {
+    case EDDY_TS_RFC3339: return "rfc3339";
+    case EDDY_TS_UNIX_S: return "unix_s";
+    case EDDY_TS_UNIX_MS: return "unix_ms";
+    }
+    return "?";
+}
+
+static void print_duration(FILE *out, int64_t ms)
+{
+    char text[64];
+    eddy_duration_format(ms, text, sizeof text);
+    fputs(text, out);
+}
+
+/* Shortest of %.15g/%.17g that reads back exactly. */
+static void print_double(FILE *out, double v)
+{
+    char text[40];
+    snprintf(text, sizeof text, "%.15g", v);
+    if (strtod(text, NULL) != v)
+        snprintf(text, sizeof text, "%.17g", v);
+    fputs(text, out);
+}
+
+static void print_source(const struct eddy_plan *plan, FILE *out)
+{
+    const struct eddy_source *src = &plan->source;
+    fprintf(out, "source: topic %s, json, timestamp %s (%s), max event %zu bytes\n", src->topic,
+            src->ts_path, ts_name(src->ts_format), src->max_event_bytes);
+    fputs("  fields:", out);
+    for (size_t i = 0; i < src->n_fields; i++) {
+        const struct eddy_field *f = &src->fields[i];
+        fprintf(out, "%s %s %s %s", i ? "," : "", f->name, type_name(f->type),
+                f->required ? "required" : "optional");
+        if (strcmp(f->path, f->name) != 0)
+            fprintf(out, " (path %s)", f->path);
+    }
+    fputs(src->n_fields ? "\n" : " none\n", out);
+}
+
+static void print_window(const struct eddy_window *w, FILE *out)
+{
+    switch (w->kind) {
+    case EDDY_WIN_TUMBLING:
+        fputs("tumbling ", out);
+        print_duration(out, w->size_ms);
+        break;
+    case EDDY_WIN_HOPPING:
+        fputs("hopping ", out);
+        print_duration(out, w->size_ms);
+        fputs(" advance ", out);
+        print_duration(out, w->advance_ms);
+        break;
+    case EDDY_WIN_SESSION:
+        fputs("session gap ", out);
+        print_duration(out, w->gap_ms);
+        break;
+    }
+}
+
+static void print_aggregation(const struct eddy_plan *plan, const struct eddy_aggregation *agg,
+                              FILE *out)
+{
+    fprintf(out, "aggregation %s: group_by [", agg->name);
+    for (size_t j = 0; j < agg->n_group; j++)
+        fprintf(out, "%s%s", j ? ", " : "", agg->group_names[j]);
+    fputs("], ", out);
+    print_window(&agg->window, out);
+    if (agg->emit.updates) {
+        fputs(", emit updates every ", out);
+        print_duration(out, agg->emit.update_interval_ms);
+    } else {
+        fputs(", emit final", out);
+    }
+    fprintf(out, ", where %s\n  metrics:", agg->where ? eddy_expr_source(agg->where) : "-");
+    for (size_t j = 0; j < agg->n_metrics; j++) {
+        const struct eddy_metric *m = &agg->metrics[j];
+        fprintf(out, "%s %s = %s(%s", j ? "," : "", m->name, eddy__metric_kind_name(m->kind),
+                m->arg ? eddy_expr_source(m->arg) : "");
+        if (m->kind == EDDY_M_QUANTILE) {
+            fputs(", ", out);
+            print_double(out, m->q);
+        }
+        fputs(")", out);
+    }
+    fprintf(out, "\n  store %s (changelog %s-%s-changelog), output topic ", agg->name, plan->name,
+            agg->name);
+    if (agg->output_topic)
+        fprintf(out, "%s\n", agg->output_topic);
+    else
+        fprintf(out, "%s-%s\n", plan->name, agg->name);
+}
+
+/* The @k-th output topic: aggregations, then alerts, then dead letters. */
+static const char *output_topic(const struct eddy_plan *plan, size_t k, char *buf, size_t len)
+{
+    if (k < plan->n_aggregations) {
+        const struct eddy_aggregation *agg = &plan->aggregations[k];
+        if (agg->output_topic)
+            return agg->output_topic;
+        snprintf(buf, len, "%s-%s", plan->name, agg->name);
+        return buf;
+    }
+    k -= plan->n_aggregations;
+    if (k < plan->n_alerts) {
+        if (plan->alerts[k].output_topic)
+            return plan->alerts[k].output_topic;
+        snprintf(buf, len, "%s-alerts", plan->name);
+        return buf;
+    }
+    snprintf(buf, len, "%s-dlq", plan->name);
+    return buf;
+}
+
+static void print_topics(const struct eddy_plan *plan, FILE *out)
+{
+    char name[512], earlier[512];
+    size_t n_out = plan->n_aggregations + plan->n_alerts + 1;
+    fprintf(out, "topics: in %s; out ", plan->source.topic);
+    for (size_t k = 0; k < n_out; k++) {
+        const char *topic = output_topic(plan, k, name, sizeof name);
+        bool repeat = false;
+        for (size_t j = 0; j < k && !repeat; j++)
+            repeat = strcmp(output_topic(plan, j, earlier, sizeof earlier), topic) == 0;
+        if (!repeat)
+            fprintf(out, "%s%s", k ? ", " : "", topic);
+    }
+    fputs("; internal ", out);
+    if (plan->dedup.enabled)
+        fprintf(out, "%s-dedup-changelog%s", plan->name, plan->n_aggregations ? ", " : "");
+    for (size_t i = 0; i < plan->n_aggregations; i++)
+        fprintf(out, "%s%s-%s-changelog", i ? ", " : "", plan->name, plan->aggregations[i].name);
+    fputs("\n", out);
+}
+
+void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
+{
+    fprintf(out, "topology %s (%s), processing %s\n", plan->name, plan->file,
+            plan->processing == EDDY_AT_LEAST_ONCE ? "at_least_once" : "exactly_once");
+    print_source(plan, out);
+    if (plan->dedup.enabled) {
+        fprintf(out, "dedup: %s within ", plan->dedup.field);
+        print_duration(out, plan->dedup.within_ms);
+        fprintf(out, " (store dedup, changelog %s-dedup-changelog)\n", plan->name);
+    } else {
+        fputs("dedup: none\n", out);
+    }
+    fputs("grace: ", out);
+    print_duration(out, plan->grace_ms);
+    fputs("\n", out);
+    for (size_t i = 0; i < plan->n_tables; i++) {
+        const struct eddy_table *t = plan->tables[i];
+        fprintf(out, "table %s: %zu row%s keyed by %s, columns [", t->name, t->n_rows,
+                t->n_rows == 1 ? "" : "s", t->key);
+        for (size_t j = 0; j < t->n_columns; j++)
+            fprintf(out, "%s%s", j ? ", " : "", t->columns[j]);
+        fprintf(out, "] (%s)\n", t->file);
+    }
+    for (size_t i = 0; i < plan->n_derives; i++)
+        fprintf(out, "derive: %s = %s\n", plan->derives[i].name,
+                eddy_expr_source(plan->derives[i].expr));
+    for (size_t i = 0; i < plan->n_aggregations; i++)
+        print_aggregation(plan, &plan->aggregations[i], out);
+    for (size_t i = 0; i < plan->n_alerts; i++) {
+        const struct eddy_alert *alert = &plan->alerts[i];
+        fprintf(out, "alert %s on %s: when %s, output topic ", alert->name,
+                plan->aggregations[alert->aggregation].name, eddy_expr_source(alert->when));
+        if (alert->output_topic)
+            fprintf(out, "%s\n", alert->output_topic);
+        else
+            fprintf(out, "%s-alerts\n", plan->name);
+    }
+    if (plan->n_kafka) {
+        fputs("kafka:", out);
+        for (size_t i = 0; i < plan->n_kafka; i++)
+            fprintf(out, "%s %s=%s", i ? "," : "", plan->kafka[i].key, plan->kafka[i].value);
+        fputs("\n", out);
+    }
+    print_topics(plan, out);
+}
+
+void eddy_plan_free(struct eddy_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->source.n_fields; i++) {
+        eddy_free(plan->source.fields[i].name);
+        eddy_free(plan->source.fields[i].path);
+    }
+    eddy_free(plan->source.fields);
+    eddy_free(plan->source.topic);
+    eddy_free(plan->source.ts_path);
+    eddy_free(plan->dedup.field);
+    for (size_t i = 0; i < plan->n_derives; i++) {
+        eddy_free(plan->derives[i].name);
+        eddy__expr_free(plan->derives[i].expr);
+    }
+    eddy_free(plan->derives);
+    for (size_t i = 0; i < plan->n_aggregations; i++) {
+        struct eddy_aggregation *agg = &plan->aggregations[i];
+        for (size_t j = 0; j < agg->n_group; j++)
+            eddy_free(agg->group_names[j]);
+        eddy_free(agg->group_names);
+        eddy_free(agg->group_slots);
+        eddy__expr_free(agg->where);
+        for (size_t j = 0; j < agg->n_metrics; j++) {
+            eddy_free(agg->metrics[j].name);
+            eddy__expr_free(agg->metrics[j].arg);
+        }
+        eddy_free(agg->metrics);
+        eddy_free(agg->output_topic);
+        eddy_free(agg->name);
+    }
+    eddy_free(plan->aggregations);
+    for (size_t i = 0; i < plan->n_alerts; i++) {
+        eddy_free(plan->alerts[i].name);
+        eddy__expr_free(plan->alerts[i].when);
+        eddy_free(plan->alerts[i].output_topic);
+    }
+    eddy_free(plan->alerts);
+    /* tables after expressions: expressions borrow them */
+    for (size_t i = 0; i < plan->n_tables; i++)
+        eddy__table_free(plan->tables[i]);
+    eddy_free(plan->tables);
+    for (size_t i = 0; i < plan->n_kafka; i++) {
+        eddy_free(plan->kafka[i].key);
+        eddy_free(plan->kafka[i].value);
+    }
+    eddy_free(plan->kafka);
+    eddy_free(plan->name);
+    eddy_free(plan->file);
+    eddy_free(plan);
+}
+
+long eddy_plan_slot(const struct eddy_plan *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->source.n_fields; i++)
+        if (strcmp(plan->source.fields[i].name, name) == 0)
+            return (long)i;
+    for (size_t i = 0; i < plan->n_derives; i++)
+        if (strcmp(plan->derives[i].name, name) == 0)
+            return (long)plan->derives[i].slot;
+    return -1;
+}

@@ -1,0 +1,980 @@
+/*
+ * topology.c - topology YAML -> validated, immutable struct eddy_plan; see
+ * eddy/topology.h and docs/topology.md (the grammar, every key).
+ *
+ * The loader walks the libyaml document in a fixed order (name, processing,
+ * source, tables, derive, dedup, grace, aggregations, alerts, kafka), so
+ * every later section can check names against earlier ones. It builds the
+ * plan in place; any failure frees the partial plan with eddy_plan_free(),
+ * which is why every array is allocated zeroed at its final size before it
+ * is filled. Errors are "<file>:<line>: <key path>: <message>" (node.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/expr.h"
+#include "config/metric.h"
+#include "config/node.h"
+#include "config/table.h"
+#include "core/alloc.h"
+#include "core/time.h"
+#include "eddy/topology.h"
+
+struct loader {
+    struct eddy__cfg c;
+    struct eddy_plan *plan;
+    const char **slot_names; /* event scope: fields then derives; borrowed from the plan */
+    int *slot_lines;
+};
+
+static const char *const top_keys[] = {"name",   "processing", "source", "dedup",
+                                       "grace",  "tables",     "derive", "aggregations",
+                                       "alerts", "kafka",      NULL};
+static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
+                                          "timestamp", "fields", NULL};
+static const char *const timestamp_keys[] = {"field", "format", NULL};
+static const char *const field_keys[] = {"type", "required", "path", NULL};
+static const char *const dedup_keys[] = {"field", "within", NULL};
+static const char *const table_keys[] = {"file", "key", NULL};
+static const char *const agg_keys[] = {"name", "group_by", "where",  "window",
+                                       "emit", "metrics",  "output", NULL};
+static const char *const emit_keys[] = {"updates", NULL};
+static const char *const output_keys[] = {"topic", NULL};
+static const char *const alert_keys[] = {"name", "on", "when", "output", NULL};
+static const char *const keywords[] = {"and", "or", "not", "true", "false", "null", NULL};
+
+/* ---- small validators ------------------------------------------------------ */
+
+static bool all_chars(const char *s, const char *extra)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        char ch = *s;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || (ch && strchr(extra, ch));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool is_identifier(const char *s)
+{
+    return all_chars(s, "_") && !(s[0] >= '0' && s[0] <= '9');
+}
+
+static bool is_keyword(const char *s)
+{
+    for (const char *const *k = keywords; *k; k++)
+        if (strcmp(*k, s) == 0)
+            return true;
+    return false;
+}
+
+static bool is_dotted_path(const char *s)
+{
+    if (!*s || *s == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
+        return false;
+    for (; *s; s++)
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+            return false;
+    return true;
+}
+
+/* A slot name: identifier, not a keyword of the expression language. */
+static eddy_err_t check_slot_name(struct loader *ld, yaml_node_t *node, const char *name,
+                                  const char *what)
+{
+    if (!is_identifier(name))
+        return eddy__cfg_fail(&ld->c, node,
+                              "invalid %s name '%s' (expected letters, digits and '_', not "
+                              "starting with a digit)",
+                              what, name);
+    if (is_keyword(name))
+        return eddy__cfg_fail(&ld->c, node, "'%s' is a reserved word", name);
+    return EDDY_OK;
+}
+
+static eddy_err_t get_topic(struct loader *ld, yaml_node_t *node, char **out)
+{
+    if (eddy__cfg_string(&ld->c, node, out))
+        return ld->c.err;
+    if (!all_chars(*out, "._-") || strlen(*out) > 249 || strcmp(*out, ".") == 0 ||
+        strcmp(*out, "..") == 0)
+        return eddy__cfg_fail(&ld->c, node,
+                              "invalid topic name '%s' (allowed: letters, digits, '.', '_', '-', "
+                              "at most 249)",
+                              *out);
+    return EDDY_OK;
+}
+
+/* Optional {topic: T}. */
+static eddy_err_t get_output(struct loader *ld, yaml_node_t *map, char **out)
+{
+    yaml_node_t *node = eddy__cfg_get(&ld->c, map, "output"), *topic;
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(&ld->c, "output");
+    if (eddy__cfg_mapping(&ld->c, node, output_keys) ||
+        eddy__cfg_require(&ld->c, node, "topic", &topic))
+        return ld->c.err;
+    eddy__cfg_push(&ld->c, "topic");
+    if (get_topic(ld, topic, out))
+        return ld->c.err;
+    eddy__cfg_pop(&ld->c, old);
+    return EDDY_OK;
+}
+
+static long slot_of(const struct loader *ld, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ld->slot_names[i], name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Compiles the scalar @node against @scope; errors get the node's line. */
+static eddy_err_t compile(struct loader *ld, yaml_node_t *node, const char *text,
+                          const struct eddy_expr_scope *scope, struct eddy_expr **out)
+{
+    char msg[256];
+    if (!text && eddy__cfg_scalar(&ld->c, node, &text))
+        return ld->c.err;
+    eddy_err_t rc = eddy__expr_compile(text, scope, out, msg, sizeof msg);
+    if (rc == EDDY_ENOMEM)
+        return eddy__cfg_nomem(&ld->c);
+    if (rc)
+        return eddy__cfg_fail(&ld->c, node, "%s", msg);
+    return EDDY_OK;
+}
+
+static struct eddy_expr_scope event_scope(const struct loader *ld, size_t n_names)
+{
+    struct eddy_expr_scope scope = {.names = ld->slot_names,
+                                    .n_names = n_names,
+                                    .tables = ld->plan->tables,
+                                    .n_tables = ld->plan->n_tables};
+    return scope;
+}
+
+/* ---- source ---------------------------------------------------------------- */
+
+static eddy_err_t parse_timestamp(struct loader *ld, yaml_node_t *node)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_source *src = &ld->plan->source;
+    yaml_node_t *field, *format;
+    size_t old = eddy__cfg_push(c, "timestamp");
+    if (eddy__cfg_mapping(c, node, timestamp_keys) || eddy__cfg_require(c, node, "field", &field))
+        return c->err;
+    size_t in = eddy__cfg_push(c, "field");
+    if (eddy__cfg_string(c, field, &src->ts_path))
+        return c->err;
+    if (!is_dotted_path(src->ts_path))
+        return eddy__cfg_fail(c, field, "bad path '%s' (expected names joined by '.')",
+                              src->ts_path);
+    eddy__cfg_pop(c, in);
+    src->ts_format = EDDY_TS_RFC3339;
+    format = eddy__cfg_get(c, node, "format");
+    if (format) {
+        const char *s;
+        eddy__cfg_push(c, "format");
+        if (eddy__cfg_scalar(c, format, &s))
+            return c->err;
+        if (strcmp(s, "rfc3339") == 0)
+            src->ts_format = EDDY_TS_RFC3339;
+        else if (strcmp(s, "unix_s") == 0)
+            src->ts_format = EDDY_TS_UNIX_S;
+        else if (strcmp(s, "unix_ms") == 0)
+            src->ts_format = EDDY_TS_UNIX_MS;
+        else
+            return eddy__cfg_fail(c, format,
+                                  "unknown timestamp format '%s' (expected rfc3339, unix_s or "
+                                  "unix_ms)",
+                                  s);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_field_type(struct loader *ld, yaml_node_t *node, enum eddy_field_type *out)
+{
+    static const char *const names[] = {"string", "int", "number", "bool", NULL};
+    const char *s;
+    if (eddy__cfg_scalar(&ld->c, node, &s))
+        return ld->c.err;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0) {
+            *out = (enum eddy_field_type)(EDDY_FT_STRING + i);
+            return EDDY_OK;
+        }
+    const char *hint = eddy__cfg_suggest(s, names);
+    return eddy__cfg_fail(&ld->c, node,
+                          "unknown type '%s' (expected string, int, number or bool%s%s%s)", s,
+                          hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+}
+
+static eddy_err_t parse_field(struct loader *ld, yaml_node_pair_t *pair, struct eddy_field *f)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *key = eddy__cfg_node(c, pair->key), *value = eddy__cfg_node(c, pair->value);
+    const char *name = eddy__cfg_key(c, pair);
+    size_t old = eddy__cfg_push(c, name);
+    if (check_slot_name(ld, key, name, "field"))
+        return c->err;
+    f->name = eddy_strdup(name);
+    if (!f->name)
+        return eddy__cfg_nomem(c);
+    f->line = eddy__cfg_line(key);
+    f->required = true;
+    if (value->type == YAML_SCALAR_NODE) {
+        if (parse_field_type(ld, value, &f->type))
+            return c->err;
+    } else {
+        yaml_node_t *type, *required, *path;
+        if (eddy__cfg_mapping(c, value, field_keys) || eddy__cfg_require(c, value, "type", &type))
+            return c->err;
+        size_t in = eddy__cfg_push(c, "type");
+        if (parse_field_type(ld, type, &f->type))
+            return c->err;
+        eddy__cfg_pop(c, in);
+        if ((required = eddy__cfg_get(c, value, "required")) != NULL) {
+            eddy__cfg_push(c, "required");
+            if (eddy__cfg_bool(c, required, &f->required))
+                return c->err;
+            eddy__cfg_pop(c, in);
+        }
+        if ((path = eddy__cfg_get(c, value, "path")) != NULL) {
+            eddy__cfg_push(c, "path");
+            if (eddy__cfg_string(c, path, &f->path))
+                return c->err;
+            if (!is_dotted_path(f->path))
+                return eddy__cfg_fail(c, path, "bad path '%s' (expected names joined by '.')",
+                                      f->path);
+            eddy__cfg_pop(c, in);
+        }
+    }
+    if (!f->path && !(f->path = eddy_strdup(name)))
+        return eddy__cfg_nomem(c);
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_fields(struct loader *ld, yaml_node_t *node)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_source *src = &ld->plan->source;
+    size_t old = eddy__cfg_push(c, "fields");
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    src->fields = eddy_calloc(n ? n : 1, sizeof *src->fields);
+    if (!src->fields)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        src->n_fields = i + 1;
+        if (parse_field(ld, &node->data.mapping.pairs.start[i], &src->fields[i]))
+            return c->err;
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_source(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_source *src = &ld->plan->source;
+    yaml_node_t *node, *v;
+    if (eddy__cfg_require(c, root, "source", &node))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "source");
+    if (eddy__cfg_mapping(c, node, source_keys) || eddy__cfg_require(c, node, "topic", &v))
+        return c->err;
+    size_t in = eddy__cfg_push(c, "topic");
+    if (get_topic(ld, v, &src->topic))
+        return c->err;
+    eddy__cfg_pop(c, in);
+    if ((v = eddy__cfg_get(c, node, "format")) != NULL) {
+        const char *s;
+        eddy__cfg_push(c, "format");
+        if (eddy__cfg_scalar(c, v, &s))
+            return c->err;
+        if (strcmp(s, "json") != 0)
+            return eddy__cfg_fail(c, v, "unsupported format '%s' (only json is supported)", s);
+        eddy__cfg_pop(c, in);
+    }
+    src->max_event_bytes = 1024 * 1024;
+    if ((v = eddy__cfg_get(c, node, "max_event_bytes")) != NULL) {
+        eddy__cfg_push(c, "max_event_bytes");
+        if (eddy__cfg_size(c, v, &src->max_event_bytes))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    if (eddy__cfg_require(c, node, "timestamp", &v) || parse_timestamp(ld, v))
+        return c->err;
+    if (eddy__cfg_require(c, node, "fields", &v) || parse_fields(ld, v))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* ---- tables, derive, dedup ------------------------------------------------- */
+
+/* "<dir of the topology>/<file>" unless @file is absolute. */
+static char *resolve(const char *topology, const char *file)
+{
+    const char *slash = strrchr(topology, '/');
+    if (file[0] == '/' || !slash)
+        return eddy_strdup(file);
+    size_t dir = (size_t)(slash - topology) + 1, n = strlen(file);
+    char *path = eddy_malloc(dir + n + 1);
+    if (path) {
+        memcpy(path, topology, dir);
+        memcpy(path + dir, file, n + 1);
+    }
+    return path;
+}
+
+static eddy_err_t load_table(struct loader *ld, const char *name, yaml_node_t *node,
+                             struct eddy_table **out)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *file, *key;
+    char *path = NULL, *text = NULL;
+    const char *file_s, *key_s;
+    if (eddy__cfg_mapping(c, node, table_keys) || eddy__cfg_require(c, node, "file", &file) ||
+        eddy__cfg_require(c, node, "key", &key))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "key");
+    if (eddy__cfg_scalar(c, key, &key_s))
+        return c->err;
+    if (!*key_s)
+        return eddy__cfg_fail(c, key, "must not be empty");
+    eddy__cfg_pop(c, old);
+    eddy__cfg_push(c, "file");
+    if (eddy__cfg_scalar(c, file, &file_s))
+        return c->err;
+    if (!*file_s)
+        return eddy__cfg_fail(c, file, "must not be empty");
+    if (!(path = resolve(c->file, file_s)))
+        return eddy__cfg_nomem(c);
+    size_t len;
+    int e = eddy__cfg_read_file(path, &text, &len);
+    if (e == ENOMEM)
+        eddy__cfg_nomem(c);
+    else if (e)
+        eddy__cfg_fail(c, file, "cannot read '%s': %s", path, strerror(e));
+    else {
+        eddy_err_t rc = eddy__table_parse(name, path, key_s, text, len, out, c->errbuf, c->errlen);
+        if (rc)
+            c->err = rc; /* the message names the table file, line and row */
+    }
+    eddy__cfg_pop(c, old);
+    eddy_free(path);
+    eddy_free(text);
+    return c->err;
+}
+
+static eddy_err_t parse_tables(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *node = eddy__cfg_get(c, root, "tables");
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "tables");
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    plan->tables = eddy_calloc(n ? n : 1, sizeof *plan->tables);
+    if (!plan->tables)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        const char *name = eddy__cfg_key(c, pair);
+        size_t in = eddy__cfg_push(c, name);
+        if (check_slot_name(ld, eddy__cfg_node(c, pair->key), name, "table") ||
+            load_table(ld, name, eddy__cfg_node(c, pair->value), &plan->tables[i]))
+            return c->err;
+        plan->n_tables = i + 1;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* Fails when @name is already an event slot (field or earlier derive). */
+static eddy_err_t check_clash(struct loader *ld, yaml_node_t *node, const char *name,
+                              size_t n_slots)
+{
+    long slot = slot_of(ld, n_slots, name);
+    if (slot < 0)
+        return EDDY_OK;
+    bool field = (size_t)slot < ld->plan->source.n_fields;
+    return eddy__cfg_fail(&ld->c, node, "name clashes with %s '%s' (line %d)",
+                          field ? "field" : "derived field", name, ld->slot_lines[slot]);
+}
+
+static eddy_err_t parse_derive(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    size_t nf = plan->source.n_fields;
+    yaml_node_t *node = eddy__cfg_get(c, root, "derive");
+    size_t n = 0;
+    size_t old = eddy__cfg_push(c, "derive");
+    if (node) {
+        if (eddy__cfg_mapping(c, node, NULL))
+            return c->err;
+        n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    }
+    plan->derives = eddy_calloc(n ? n : 1, sizeof *plan->derives);
+    ld->slot_names = eddy_calloc(nf + n + 1, sizeof *ld->slot_names);
+    ld->slot_lines = eddy_calloc(nf + n + 1, sizeof *ld->slot_lines);
+    if (!plan->derives || !ld->slot_names || !ld->slot_lines)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < nf; i++) {
+        ld->slot_names[i] = plan->source.fields[i].name;
+        ld->slot_lines[i] = plan->source.fields[i].line;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        yaml_node_t *key = eddy__cfg_node(c, pair->key);
+        struct eddy_derive *d = &plan->derives[i];
+        const char *name = eddy__cfg_key(c, pair);
+        size_t in = eddy__cfg_push(c, name);
+        if (check_slot_name(ld, key, name, "derived field") || check_clash(ld, key, name, nf + i))
+            return c->err;
+        plan->n_derives = i + 1;
+        if (!(d->name = eddy_strdup(name)))
+            return eddy__cfg_nomem(c);
+        d->slot = nf + i;
+        d->line = eddy__cfg_line(key);
+        struct eddy_expr_scope scope = event_scope(ld, nf + i);
+        if (compile(ld, eddy__cfg_node(c, pair->value), NULL, &scope, &d->expr))
+            return c->err;
+        ld->slot_names[nf + i] = d->name;
+        ld->slot_lines[nf + i] = d->line;
+        eddy__cfg_pop(c, in);
+    }
+    plan->n_slots = nf + n;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_dedup(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_dedup *dd = &ld->plan->dedup;
+    yaml_node_t *node = eddy__cfg_get(c, root, "dedup"), *field, *within;
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "dedup");
+    if (eddy__cfg_mapping(c, node, dedup_keys) || eddy__cfg_require(c, node, "field", &field) ||
+        eddy__cfg_require(c, node, "within", &within))
+        return c->err;
+    size_t in = eddy__cfg_push(c, "field");
+    if (eddy__cfg_string(c, field, &dd->field))
+        return c->err;
+    long slot = slot_of(ld, ld->plan->source.n_fields, dd->field);
+    if (slot < 0)
+        return eddy__cfg_fail(c, field, "unknown field '%s' (dedup needs a declared source field)",
+                              dd->field);
+    dd->slot = (size_t)slot;
+    eddy__cfg_pop(c, in);
+    eddy__cfg_push(c, "within");
+    if (eddy__cfg_duration(c, within, true, &dd->within_ms))
+        return c->err;
+    dd->enabled = true;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* ---- aggregations ---------------------------------------------------------- */
+
+static eddy_err_t parse_group_by(struct loader *ld, yaml_node_t *agg_node,
+                                 struct eddy_aggregation *agg)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *node = eddy__cfg_get(c, agg_node, "group_by");
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "group_by");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of field names, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    agg->group_names = eddy_calloc(n ? n : 1, sizeof *agg->group_names);
+    agg->group_slots = eddy_calloc(n ? n : 1, sizeof *agg->group_slots);
+    if (!agg->group_names || !agg->group_slots)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = eddy__cfg_node(c, node->data.sequence.items.start[i]);
+        const char *name;
+        size_t in = eddy__cfg_push_index(c, i);
+        if (eddy__cfg_scalar(c, item, &name))
+            return c->err;
+        long slot = slot_of(ld, ld->plan->n_slots, name);
+        if (slot < 0) {
+            const char *hint = eddy__cfg_suggest(name, ld->slot_names);
+            return eddy__cfg_fail(c, item, "unknown field '%s'%s%s%s", name,
+                                  hint ? " (did you mean '" : "", hint ? hint : "",
+                                  hint ? "'?)" : "");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (agg->group_slots[j] == (size_t)slot)
+                return eddy__cfg_fail(c, item, "'%s' is listed twice", name);
+        agg->n_group = i + 1;
+        agg->group_slots[i] = (size_t)slot;
+        if (!(agg->group_names[i] = eddy_strdup(name)))
+            return eddy__cfg_nomem(c);
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy_window *w)
+{
+    static const char *const kinds[] = {"tumbling", "hopping", "session", NULL};
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *size = NULL, *advance = NULL;
+    const char *kind = NULL;
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+         p++) {
+        const char *key = eddy__cfg_key(c, p);
+        if (strcmp(key, "advance") == 0) {
+            advance = eddy__cfg_node(c, p->value);
+            continue;
+        }
+        int k;
+        for (k = 0; kinds[k] && strcmp(kinds[k], key) != 0; k++)
+            ;
+        if (!kinds[k])
+            return eddy__cfg_fail(c, eddy__cfg_node(c, p->key),
+                                  "unknown window kind '%s' (expected tumbling, hopping or "
+                                  "session)",
+                                  key);
+        if (kind)
+            return eddy__cfg_fail(c, eddy__cfg_node(c, p->key),
+                                  "more than one window kind ('%s' and '%s')", kind, key);
+        kind = kinds[k];
+        w->kind = (enum eddy_window_kind)(EDDY_WIN_TUMBLING + k);
+        size = eddy__cfg_node(c, p->value);
+    }
+    if (!kind)
+        return eddy__cfg_fail(c, node,
+                              "missing window kind (expected tumbling, hopping or "
+                              "session)");
+    size_t old = eddy__cfg_push(c, kind);
+    int64_t ms;
+    if (eddy__cfg_duration(c, size, true, &ms))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    if (w->kind == EDDY_WIN_SESSION)
+        w->gap_ms = ms;
+    else
+        w->size_ms = w->advance_ms = ms;
+    if (w->kind != EDDY_WIN_HOPPING && advance) {
+        eddy__cfg_push(c, "advance");
+        return eddy__cfg_fail(c, advance, "only hopping windows take 'advance'");
+    }
+    if (w->kind == EDDY_WIN_HOPPING) {
+        if (!advance)
+            return eddy__cfg_require(c, node, "advance", &advance);
+        eddy__cfg_push(c, "advance");
+        if (eddy__cfg_duration(c, advance, true, &w->advance_ms))
+            return c->err;
+        if (w->advance_ms > w->size_ms) {
+            char a[32], s[32];
+            eddy_duration_format(w->advance_ms, a, sizeof a);
+            eddy_duration_format(w->size_ms, s, sizeof s);
+            return eddy__cfg_fail(c, advance, "advance %s is larger than the window size %s", a, s);
+        }
+        eddy__cfg_pop(c, old);
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_emit(struct loader *ld, yaml_node_t *node, struct eddy_emit *emit)
+{
+    struct eddy__cfg *c = &ld->c;
+    if (node->type == YAML_SCALAR_NODE) {
+        const char *s;
+        if (eddy__cfg_scalar(c, node, &s))
+            return c->err;
+        if (strcmp(s, "final") != 0)
+            return eddy__cfg_fail(c, node,
+                                  "unknown emit mode '%s' (expected final or {updates: "
+                                  "DURATION})",
+                                  s);
+        return EDDY_OK;
+    }
+    yaml_node_t *updates;
+    if (eddy__cfg_mapping(c, node, emit_keys) || eddy__cfg_require(c, node, "updates", &updates))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "updates");
+    if (eddy__cfg_duration(c, updates, true, &emit->update_interval_ms))
+        return c->err;
+    emit->updates = true;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_metric(struct loader *ld, yaml_node_pair_t *pair,
+                               struct eddy_aggregation *agg, struct eddy_metric *m)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *key = eddy__cfg_node(c, pair->key), *value = eddy__cfg_node(c, pair->value);
+    const char *name = eddy__cfg_key(c, pair), *text;
+    struct eddy__metric_call call;
+    char msg[256];
+    size_t old = eddy__cfg_push(c, name);
+    if (check_slot_name(ld, key, name, "metric") || check_clash(ld, key, name, ld->plan->n_slots))
+        return c->err;
+    for (size_t j = 0; j < agg->n_group; j++)
+        if (strcmp(agg->group_names[j], name) == 0)
+            return eddy__cfg_fail(c, key, "name clashes with group_by '%s'", name);
+    if (!(m->name = eddy_strdup(name)))
+        return eddy__cfg_nomem(c);
+    m->line = eddy__cfg_line(key);
+    if (eddy__cfg_scalar(c, value, &text))
+        return c->err;
+    if (eddy__metric_call_parse(text, &call, msg, sizeof msg))
+        return eddy__cfg_fail(c, value, "%s", msg);
+    m->kind = call.kind;
+    m->q = call.q;
+    if (call.arg) {
+        char *arg = eddy_strndup(call.arg, call.arg_len);
+        if (!arg)
+            return eddy__cfg_nomem(c);
+        struct eddy_expr_scope scope = event_scope(ld, ld->plan->n_slots);
+        compile(ld, value, arg, &scope, &m->arg);
+        eddy_free(arg);
+        if (c->err)
+            return c->err;
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_metrics(struct loader *ld, yaml_node_t *node, struct eddy_aggregation *agg)
+{
+    struct eddy__cfg *c = &ld->c;
+    size_t old = eddy__cfg_push(c, "metrics");
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    if (n == 0)
+        return eddy__cfg_fail(c, node, "at least one metric is needed");
+    agg->metrics = eddy_calloc(n, sizeof *agg->metrics);
+    if (!agg->metrics)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        agg->n_metrics = i + 1;
+        if (parse_metric(ld, &node->data.mapping.pairs.start[i], agg, &agg->metrics[i]))
+            return c->err;
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_aggregation *agg = &plan->aggregations[index];
+    yaml_node_t *name, *v;
+    if (eddy__cfg_mapping(c, node, agg_keys) || eddy__cfg_require(c, node, "name", &name))
+        return c->err;
+    agg->line = eddy__cfg_line(node);
+    size_t old = eddy__cfg_push(c, "name");
+    if (eddy__cfg_string(c, name, &agg->name))
+        return c->err;
+    if (!all_chars(agg->name, "_"))
+        return eddy__cfg_fail(
+            c, name, "invalid aggregation name '%s' (allowed: letters, digits, '_')", agg->name);
+    for (size_t j = 0; j < index; j++)
+        if (strcmp(plan->aggregations[j].name, agg->name) == 0)
+            return eddy__cfg_fail(c, name, "duplicate aggregation name '%s' (first at line %d)",
+                                  agg->name, plan->aggregations[j].line);
+    eddy__cfg_pop(c, old);
+    if (parse_group_by(ld, node, agg))
+        return c->err;
+    if ((v = eddy__cfg_get(c, node, "where")) != NULL) {
+        struct eddy_expr_scope scope = event_scope(ld, plan->n_slots);
+        eddy__cfg_push(c, "where");
+        if (compile(ld, v, NULL, &scope, &agg->where))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if (eddy__cfg_require(c, node, "window", &v))
+        return c->err;
+    eddy__cfg_push(c, "window");
+    if (parse_window(ld, v, &agg->window))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    if ((v = eddy__cfg_get(c, node, "emit")) != NULL) {
+        eddy__cfg_push(c, "emit");
+        if (parse_emit(ld, v, &agg->emit))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if (eddy__cfg_require(c, node, "metrics", &v) || parse_metrics(ld, v, agg))
+        return c->err;
+    return get_output(ld, node, &agg->output_topic);
+}
+
+static eddy_err_t parse_aggregations(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *node;
+    if (eddy__cfg_require(c, root, "aggregations", &node))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "aggregations");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of aggregations, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n == 0)
+        return eddy__cfg_fail(c, node, "at least one aggregation is needed");
+    plan->aggregations = eddy_calloc(n, sizeof *plan->aggregations);
+    if (!plan->aggregations)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t in = eddy__cfg_push_index(c, i);
+        plan->n_aggregations = i + 1;
+        if (parse_aggregation(ld, eddy__cfg_node(c, node->data.sequence.items.start[i]), i))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* ---- alerts, kafka ---------------------------------------------------------- */
+
+static eddy_err_t compile_when(struct loader *ld, yaml_node_t *when, struct eddy_alert *alert)
+{
+    const struct eddy_aggregation *agg = &ld->plan->aggregations[alert->aggregation];
+    size_t n = agg->n_group + agg->n_metrics;
+    const char **names = eddy_calloc(n + 1, sizeof *names);
+    if (!names)
+        return eddy__cfg_nomem(&ld->c);
+    for (size_t i = 0; i < agg->n_group; i++)
+        names[i] = agg->group_names[i];
+    for (size_t i = 0; i < agg->n_metrics; i++)
+        names[agg->n_group + i] = agg->metrics[i].name;
+    struct eddy_expr_scope scope = {
+        .names = names, .n_names = n, .tables = ld->plan->tables, .n_tables = ld->plan->n_tables};
+    size_t old = eddy__cfg_push(&ld->c, "when");
+    compile(ld, when, NULL, &scope, &alert->when);
+    eddy__cfg_pop(&ld->c, old);
+    eddy_free(names);
+    return ld->c.err;
+}
+
+static eddy_err_t parse_alert(struct loader *ld, yaml_node_t *node, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_alert *alert = &plan->alerts[index];
+    yaml_node_t *name, *on, *when;
+    if (eddy__cfg_mapping(c, node, alert_keys) || eddy__cfg_require(c, node, "name", &name) ||
+        eddy__cfg_require(c, node, "on", &on) || eddy__cfg_require(c, node, "when", &when))
+        return c->err;
+    alert->line = eddy__cfg_line(node);
+    size_t old = eddy__cfg_push(c, "name");
+    if (eddy__cfg_string(c, name, &alert->name))
+        return c->err;
+    if (!all_chars(alert->name, "_"))
+        return eddy__cfg_fail(c, name, "invalid alert name '%s' (allowed: letters, digits, '_')",
+                              alert->name);
+    for (size_t j = 0; j < index; j++)
+        if (strcmp(plan->alerts[j].name, alert->name) == 0)
+            return eddy__cfg_fail(c, name, "duplicate alert name '%s' (first at line %d)",
+                                  alert->name, plan->alerts[j].line);
+    eddy__cfg_pop(c, old);
+    eddy__cfg_push(c, "on");
+    const char *agg_name;
+    if (eddy__cfg_scalar(c, on, &agg_name))
+        return c->err;
+    size_t a;
+    for (a = 0; a < plan->n_aggregations && strcmp(plan->aggregations[a].name, agg_name); a++)
+        ;
+    if (a == plan->n_aggregations)
+        return eddy__cfg_fail(c, on, "unknown aggregation '%s'", agg_name);
+    alert->aggregation = a;
+    eddy__cfg_pop(c, old);
+    if (compile_when(ld, when, alert))
+        return c->err;
+    return get_output(ld, node, &alert->output_topic);
+}
+
+static eddy_err_t parse_alerts(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *node = eddy__cfg_get(c, root, "alerts");
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "alerts");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of alerts, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    plan->alerts = eddy_calloc(n ? n : 1, sizeof *plan->alerts);
+    if (!plan->alerts)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t in = eddy__cfg_push_index(c, i);
+        plan->n_alerts = i + 1;
+        if (parse_alert(ld, eddy__cfg_node(c, node->data.sequence.items.start[i]), i))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_kafka(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *node = eddy__cfg_get(c, root, "kafka");
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "kafka");
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    plan->kafka = eddy_calloc(n ? n : 1, sizeof *plan->kafka);
+    if (!plan->kafka)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        const char *key = eddy__cfg_key(c, pair), *value;
+        size_t in = eddy__cfg_push(c, key);
+        if (eddy__cfg_scalar(c, eddy__cfg_node(c, pair->value), &value))
+            return c->err;
+        plan->n_kafka = i + 1;
+        plan->kafka[i].key = eddy_strdup(key);
+        plan->kafka[i].value = eddy_strdup(value);
+        if (!plan->kafka[i].key || !plan->kafka[i].value)
+            return eddy__cfg_nomem(c);
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* ---- top level ---------------------------------------------------------------- */
+
+static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *v;
+    if (eddy__cfg_require(c, root, "name", &v))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "name");
+    if (eddy__cfg_string(c, v, &plan->name))
+        return c->err;
+    if (!all_chars(plan->name, "._-") || strlen(plan->name) > 200)
+        return eddy__cfg_fail(c, v,
+                              "invalid name '%s' (allowed: letters, digits, '.', '_', '-', at "
+                              "most 200)",
+                              plan->name);
+    eddy__cfg_pop(c, old);
+    plan->processing = EDDY_EXACTLY_ONCE;
+    if ((v = eddy__cfg_get(c, root, "processing")) != NULL) {
+        const char *s;
+        eddy__cfg_push(c, "processing");
+        if (eddy__cfg_scalar(c, v, &s))
+            return c->err;
+        if (strcmp(s, "exactly_once") == 0)
+            plan->processing = EDDY_EXACTLY_ONCE;
+        else if (strcmp(s, "at_least_once") == 0)
+            plan->processing = EDDY_AT_LEAST_ONCE;
+        else
+            return eddy__cfg_fail(c, v,
+                                  "unknown processing mode '%s' (expected exactly_once or "
+                                  "at_least_once)",
+                                  s);
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, root, "grace")) != NULL) {
+        eddy__cfg_push(c, "grace");
+        if (eddy__cfg_duration(c, v, false, &plan->grace_ms))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t build_plan(struct loader *ld)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *root = eddy__cfg_root(c);
+    if (eddy__cfg_mapping(c, root, top_keys))
+        return c->err;
+    if (parse_head(ld, root) || parse_source(ld, root) || parse_tables(ld, root) ||
+        parse_derive(ld, root) || parse_dedup(ld, root) || parse_aggregations(ld, root) ||
+        parse_alerts(ld, root) || parse_kafka(ld, root))
+        return c->err;
+    return EDDY_OK;
+}
+
+eddy_err_t eddy_topology_parse(const char *name, const char *text, size_t len,
+                               struct eddy_plan **out, char *errbuf, size_t errlen)
+{
+    struct loader ld = {.c = {.file = name, .errbuf = errbuf, .errlen = errlen}};
+    *out = NULL;
+    if (errlen)
+        errbuf[0] = '\0';
+    ld.plan = eddy_calloc(1, sizeof *ld.plan);
+    if (!ld.plan)
+        return eddy__cfg_nomem(&ld.c);
+    if (!(ld.plan->file = eddy_strdup(name))) {
+        eddy__cfg_nomem(&ld.c);
+        goto out;
+    }
+    if (eddy__cfg_load(&ld.c, text, len))
+        goto out;
+    build_plan(&ld);
+out:
+    eddy__cfg_release(&ld.c);
+    eddy_free(ld.slot_names);
+    eddy_free(ld.slot_lines);
+    if (ld.c.err) {
+        eddy_plan_free(ld.plan);
+        return ld.c.err;
+    }
+    *out = ld.plan;
+    return EDDY_OK;
+}
+
+eddy_err_t eddy_topology_load(const char *path, struct eddy_plan **out, char *errbuf, size_t errlen)
+{
+    char *text;
+    size_t len;
+    *out = NULL;
+    int e = eddy__cfg_read_file(path, &text, &len);
+    if (e == ENOMEM) {
+        snprintf(errbuf, errlen, "%s: out of memory", path);
+        return EDDY_ENOMEM;
+    }
+    if (e) {
+        snprintf(errbuf, errlen, "cannot read topology '%s': %s", path, strerror(e));
+        return EDDY_EIO;
+    }
+    eddy_err_t rc = eddy_topology_parse(path, text, len, out, errbuf, errlen);
+    eddy_free(text);
+    return rc;
+}
