@@ -10,8 +10,9 @@
  *
  * Status colour of a service in a minute (the same rule as the status page):
  * burn = error_rate / error_budget from the services table;
- * red when burn >= 14.4 or p95 > 2 x latency_threshold_ms, yellow when
- * burn >= 1 or p95 > latency_threshold_ms, green otherwise.
+ * red when burn >= 14.4 (the fast-burn alert) or p95 > 2 x
+ * latency_threshold_ms, yellow when burn >= 6 (the slow-burn threshold of the
+ * SRE workbook) or p95 > latency_threshold_ms, green otherwise.
  */
 #include "runtime/demo.h"
 
@@ -87,7 +88,7 @@ static const char *status_of(const struct table_view *view, const char *service,
     double burn = budget > 0 ? error_rate / budget : 0;
     if (burn >= 14.4 || p95 > 2 * threshold)
         return "\033[1;31m● red\033[0m";
-    if (burn >= 1 || p95 > threshold)
+    if (burn >= 6 || p95 > threshold)
         return "\033[1;33m● yellow\033[0m";
     return "\033[1;32m● green\033[0m";
 }

@@ -4,7 +4,9 @@
 #   input.*         the checked-in input (plain, .gz or .lz4)
 #   expected.jsonl  the exact expected results and alerts
 #   expected.dlq.jsonl  the exact expected dead letters
-# Runs eddy over the input and compares both outputs byte for byte.
+# Runs eddy over the input and compares both outputs byte for byte, then checks
+# them against tests/golden/reference.py, an independent Python implementation
+# of the semantics (so a wrong expectation cannot be checked in unnoticed).
 # With --update, rewrites the expected files instead (review the diff!).
 set -uo pipefail
 eddy=${1:?usage: run.sh EDDY_BINARY [--update]}
@@ -30,7 +32,13 @@ for dir in "$root"/tests/golden/*/; do
   fi
   if cmp -s "$tmp/$name.out" "$dir/expected.jsonl" && cmp -s "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"; then
     echo "golden $name: ok ($(wc -l < "$dir/expected.jsonl") results, $(wc -l < "$dir/expected.dlq.jsonl") dead letters)"
-    passed=$((passed + 1))
+    # the expectation itself is checked against an independent reference
+    if /usr/bin/python3 "$root/tests/golden/reference.py" "$topology" "$input" "$tmp/$name.out" "$tmp/$name.dlq"; then
+      passed=$((passed + 1))
+    else
+      echo "golden $name: FAILED (output disagrees with tests/golden/reference.py)"
+      failed=$((failed + 1))
+    fi
   else
     echo "golden $name: FAILED"
     diff <(cat "$dir/expected.jsonl") "$tmp/$name.out" | head -20
