@@ -39,9 +39,9 @@ test: deps kafka-fetch build build-asan build-fuzz
 
 unit:
 	@echo "== unit tests (release)"
-	@cd $(BUILD) && ctest -L unit --output-on-failure -j1
+	@tests/unit/run.sh $(BUILD)
 	@echo "== unit tests (asan+ubsan)"
-	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j1
+	@tests/unit/run.sh $(ASAN)
 
 golden:
 	@echo "== golden tests"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of eddy, each against a baseline measured in
+# the same run (these machines are shared and noisy: compare ratios).
+set -euo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== JSON codec against jansson (bench_codec)"
+"$build/bench_codec" --count 1000000
+echo "== aggregates and sketches (bench_agg)"
+"$build/bench_agg"
+[ -x "$build/bench_state" ] && { echo "== RocksDB state (bench_state)"; "$build/bench_state"; }
+echo "== local mode, whole topologies (bench/local.sh)"
+"$root/bench/local.sh" "$build" 1000000
