@@ -167,6 +167,8 @@ eddy_err_t eddy__group_key_encode(const struct eddy_aggregation *agg,
                                   const struct eddy_value *slots, struct eddy_buf *out)
 {
     eddy_buf_reset(out);
+    if (!eddy_buf_reserve(out, 16)) /* an empty key still has valid (non-NULL) bytes */
+        return EDDY_ENOMEM;
     for (size_t g = 0; g < agg->n_group; g++) {
         const struct eddy_value *v = &slots[agg->group_slots[g]];
         unsigned char tag = v->type;
