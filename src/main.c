@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec/timestamp.h"
 #include "core/log.h"
@@ -17,6 +18,7 @@
 #include "gen/gen.h"
 #include "runtime/demo.h"
 #include "runtime/engine.h"
+#include "runtime/kengine.h"
 #include "sink/file.h"
 
 #define EXIT_USAGE 2
@@ -61,7 +63,13 @@ static const char usage_run[] =
     "                 window is closed and emitted at end of input\n"
     "  --output PATH  results and alerts as JSON lines (default stdout)\n"
     "  --dlq PATH     dead letters as JSON lines (default stderr)\n"
-    "  --bootstrap    Kafka mode: join the topology's consumer group on this cluster\n";
+    "  --bootstrap HOST:PORT  Kafka mode (no --input): join the topology's consumer group\n"
+    "                 (default $EDDY_BOOTSTRAP, else 127.0.0.1:9092)\n"
+    "  --state-dir DIR  Kafka mode: RocksDB state (default ./eddy-state)\n"
+    "  --instance ID  Kafka mode: stable instance id (default: host name); the\n"
+    "                 transactional id is <topology name>-<ID>\n"
+    "  --commit-interval-ms N  Kafka mode: transaction commit interval (default 100)\n"
+    "  -X key=value   librdkafka property (after the topology's kafka: section)\n";
 
 static const char usage_gen[] =
     "usage: eddy gen service-logs|frames [options]\n"
@@ -136,21 +144,63 @@ static int cmd_validate(int argc, char **argv)
     return 0;
 }
 
+/* Kafka mode: `eddy run TOPOLOGY` without --input. */
+static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *state_dir,
+                     const char *instance, const char *commit_ms, struct eddy_kv *props,
+                     size_t n_props)
+{
+    char host[256];
+    if (!instance) {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "eddy");
+        host[sizeof host - 1] = '\0';
+        instance = host;
+    }
+    struct eddy_kengine_opts opts = {
+        .bootstrap = bootstrap ? bootstrap : (getenv("EDDY_BOOTSTRAP") ? getenv("EDDY_BOOTSTRAP")
+                                                                       : "127.0.0.1:9092"),
+        .state_dir = state_dir ? state_dir : "eddy-state",
+        .instance = instance,
+        .props = props,
+        .n_props = n_props,
+        .commit_interval_ms = commit_ms ? atoll(commit_ms) : 100,
+    };
+    install_signals();
+    eddy_err_t err = eddy__kengine_run(plan, &opts, &stop_requested);
+    if (err) {
+        fprintf(stderr, "eddy: run failed: %s\n", eddy_err_message(err));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const char *topology = NULL, *input = NULL, *output = NULL, *dlq = NULL;
-    const char *bootstrap = NULL;
+    const char *bootstrap = NULL, *state_dir = NULL, *instance = NULL, *http = NULL;
+    const char *commit_ms = NULL;
+    struct eddy_kv props[64];
+    size_t n_props = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = strcmp(a, "--input") == 0       ? &input
-                            : strcmp(a, "--output") == 0    ? &output
-                            : strcmp(a, "--dlq") == 0       ? &dlq
-                            : strcmp(a, "--bootstrap") == 0 ? &bootstrap
+        const char **slot = strcmp(a, "--input") == 0          ? &input
+                            : strcmp(a, "--output") == 0       ? &output
+                            : strcmp(a, "--dlq") == 0          ? &dlq
+                            : strcmp(a, "--bootstrap") == 0    ? &bootstrap
+                            : strcmp(a, "--state-dir") == 0    ? &state_dir
+                            : strcmp(a, "--instance") == 0     ? &instance
+                            : strcmp(a, "--http") == 0         ? &http
+                            : strcmp(a, "--commit-interval-ms") == 0 ? &commit_ms
                             : NULL;
-        static const char *unused;
-        if (!slot && (strcmp(a, "--state-dir") == 0 || strcmp(a, "--http") == 0 ||
-                      strcmp(a, "--instance") == 0))
-            slot = &unused;
+        if (strcmp(a, "-X") == 0) {
+            const char *kv = opt_value(argc, argv, &i);
+            char *eq = kv ? strchr(kv, '=') : NULL;
+            if (!eq || eq == kv || n_props == 64)
+                return usage_error(usage_run, "-X needs key=value, got '%s'", kv ? kv : "");
+            props[n_props].key = strndup(kv, (size_t)(eq - kv));
+            props[n_props++].value = eq + 1;
+            continue;
+        }
         if (slot) {
             if (!(*slot = opt_value(argc, argv, &i)))
                 return usage_error(usage_run, "option '%s' needs a value", a);
@@ -164,14 +214,18 @@ static int cmd_run(int argc, char **argv)
     }
     if (!topology)
         return usage_error(usage_run, "%s", "run needs a TOPOLOGY");
-    if (!input) {
-        fprintf(stderr, "eddy: Kafka mode (run without --input) is not available in this "
-                        "build yet; use --input PATH|- for local mode\n");
-        return EXIT_USAGE;
-    }
     struct eddy_plan *plan = load_plan(topology);
     if (!plan)
         return EXIT_USAGE;
+    if (http)
+        fprintf(stderr, "eddy: --http is not served yet; ignoring '%s'\n", http);
+    if (!input) {
+        int rc = run_kafka(plan, bootstrap, state_dir, instance, commit_ms, props, n_props);
+        for (size_t i = 0; i < n_props; i++)
+            free(props[i].key);
+        eddy_plan_free(plan);
+        return rc;
+    }
     struct eddy_file_sink *sink = NULL;
     eddy_err_t err = eddy__file_sink_open(output, dlq, &sink);
     if (!err) {

@@ -56,6 +56,11 @@ struct eddy_source {
     struct eddy_field *fields;
     size_t n_fields;
     size_t max_event_bytes; /* larger records are dead letters "too_large" */
+    /* The fields producers key the input topic by (source.key), so that all
+     * records with equal values share a partition; empty when unknown. */
+    char **key_names;
+    size_t *key_slots;
+    size_t n_key;
 };
 
 /* A compiled expression; opaque. Evaluate with eddy_expr_eval(). */
@@ -142,6 +147,11 @@ struct eddy_aggregation {
     struct eddy_metric *metrics;
     size_t n_metrics;
     char *output_topic; /* NULL: "<topology name>-<aggregation name>" */
+    /* Kafka mode: group keys may span input partitions (group_by does not
+     * contain every source.key field), so partial aggregates go through the
+     * topic "<topology name>-<aggregation name>-repartition" to the task that
+     * owns the group key. */
+    bool repartition;
     int line;
 };
 

@@ -15,7 +15,8 @@
  *     store NAME (changelog NAME-AGG-changelog), output topic T
  *   alert NAME on AGG: when EXPR, output topic T
  *   kafka: KEY=VALUE, ...
- *   topics: in T; out T, ...; internal T, ...
+ *   topics: in T; out T, ...; internal T, ... (changelogs of the task's "meta"
+ *   store, of dedup and of each aggregation, then repartition topics)
  * Default topics: aggregation "<name>-<agg>", alerts "<name>-alerts",
  * dead letters "<name>-dlq"; changelogs "<name>-<store>-changelog".
  */
@@ -113,6 +114,8 @@ static void print_aggregation(const struct eddy_plan *plan, const struct eddy_ag
         fprintf(out, "%s%s", j ? ", " : "", agg->group_names[j]);
     fputs("], ", out);
     print_window(&agg->window, out);
+    if (agg->repartition)
+        fprintf(out, ", repartitioned through %s-%s-repartition", plan->name, agg->name);
     if (agg->emit.updates) {
         fputs(", emit updates every ", out);
         print_duration(out, agg->emit.update_interval_ms);
@@ -172,11 +175,14 @@ static void print_topics(const struct eddy_plan *plan, FILE *out)
         if (!repeat)
             fprintf(out, "%s%s", k ? ", " : "", topic);
     }
-    fputs("; internal ", out);
+    fprintf(out, "; internal %s-meta-changelog", plan->name);
     if (plan->dedup.enabled)
-        fprintf(out, "%s-dedup-changelog%s", plan->name, plan->n_aggregations ? ", " : "");
+        fprintf(out, ", %s-dedup-changelog", plan->name);
     for (size_t i = 0; i < plan->n_aggregations; i++)
-        fprintf(out, "%s%s-%s-changelog", i ? ", " : "", plan->name, plan->aggregations[i].name);
+        fprintf(out, ", %s-%s-changelog", plan->name, plan->aggregations[i].name);
+    for (size_t i = 0; i < plan->n_aggregations; i++)
+        if (plan->aggregations[i].repartition)
+            fprintf(out, ", %s-%s-repartition", plan->name, plan->aggregations[i].name);
     fputs("\n", out);
 }
 
@@ -243,6 +249,10 @@ void eddy_plan_free(struct eddy_plan *plan)
         eddy__expr_free(plan->derives[i].expr);
     }
     eddy_free(plan->derives);
+    for (size_t i = 0; i < plan->source.n_key; i++)
+        eddy_free(plan->source.key_names[i]);
+    eddy_free(plan->source.key_names);
+    eddy_free(plan->source.key_slots);
     for (size_t i = 0; i < plan->n_aggregations; i++) {
         struct eddy_aggregation *agg = &plan->aggregations[i];
         for (size_t j = 0; j < agg->n_group; j++)

@@ -33,7 +33,7 @@ static const char *const top_keys[] = {"name",   "processing", "source", "dedup"
                                        "grace",  "tables",     "derive", "aggregations",
                                        "alerts", "kafka",      NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
-                                          "timestamp", "fields", NULL};
+                                          "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
 static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
@@ -283,6 +283,47 @@ static eddy_err_t parse_fields(struct loader *ld, yaml_node_t *node)
     return EDDY_OK;
 }
 
+
+/* A sequence of distinct slot names among the first @n_slots slots. */
+static eddy_err_t parse_names(struct loader *ld, yaml_node_t *node, const char *key,
+                              size_t n_slots, char ***names_out, size_t **slots_out, size_t *n_out)
+{
+    struct eddy__cfg *c = &ld->c;
+    size_t old = eddy__cfg_push(c, key);
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of field names, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    char **names = *names_out = eddy_calloc(n ? n : 1, sizeof *names);
+    size_t *slots = *slots_out = eddy_calloc(n ? n : 1, sizeof *slots);
+    if (!names || !slots)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = eddy__cfg_node(c, node->data.sequence.items.start[i]);
+        const char *name;
+        size_t in = eddy__cfg_push_index(c, i);
+        if (eddy__cfg_scalar(c, item, &name))
+            return c->err;
+        long slot = slot_of(ld, n_slots, name);
+        if (slot < 0) {
+            const char *hint = eddy__cfg_suggest(name, ld->slot_names);
+            return eddy__cfg_fail(c, item, "unknown field '%s'%s%s%s", name,
+                                  hint ? " (did you mean '" : "", hint ? hint : "",
+                                  hint ? "'?)" : "");
+        }
+        for (size_t j = 0; j < i; j++)
+            if (slots[j] == (size_t)slot)
+                return eddy__cfg_fail(c, item, "'%s' is listed twice", name);
+        *n_out = i + 1;
+        slots[i] = (size_t)slot;
+        if (!(names[i] = eddy_strdup(name)))
+            return eddy__cfg_nomem(c);
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
 static eddy_err_t parse_source(struct loader *ld, yaml_node_t *root)
 {
     struct eddy__cfg *c = &ld->c;
@@ -316,6 +357,21 @@ static eddy_err_t parse_source(struct loader *ld, yaml_node_t *root)
     if (eddy__cfg_require(c, node, "timestamp", &v) || parse_timestamp(ld, v))
         return c->err;
     if (eddy__cfg_require(c, node, "fields", &v) || parse_fields(ld, v))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* source.key, once the slot names exist (after derive). */
+static eddy_err_t parse_source_key(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_source *src = &ld->plan->source;
+    yaml_node_t *v = eddy__cfg_get(c, eddy__cfg_get(c, root, "source"), "key");
+    if (!v)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "source");
+    if (parse_names(ld, v, "key", src->n_fields, &src->key_names, &src->key_slots, &src->n_key))
         return c->err;
     eddy__cfg_pop(c, old);
     return EDDY_OK;
@@ -498,43 +554,28 @@ static eddy_err_t parse_dedup(struct loader *ld, yaml_node_t *root)
 static eddy_err_t parse_group_by(struct loader *ld, yaml_node_t *agg_node,
                                  struct eddy_aggregation *agg)
 {
-    struct eddy__cfg *c = &ld->c;
-    yaml_node_t *node = eddy__cfg_get(c, agg_node, "group_by");
+    yaml_node_t *node = eddy__cfg_get(&ld->c, agg_node, "group_by");
     if (!node)
         return EDDY_OK;
-    size_t old = eddy__cfg_push(c, "group_by");
-    if (node->type != YAML_SEQUENCE_NODE)
-        return eddy__cfg_fail(c, node, "expected a sequence of field names, got %s",
-                              eddy__cfg_kind(node));
-    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    agg->group_names = eddy_calloc(n ? n : 1, sizeof *agg->group_names);
-    agg->group_slots = eddy_calloc(n ? n : 1, sizeof *agg->group_slots);
-    if (!agg->group_names || !agg->group_slots)
-        return eddy__cfg_nomem(c);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = eddy__cfg_node(c, node->data.sequence.items.start[i]);
-        const char *name;
-        size_t in = eddy__cfg_push_index(c, i);
-        if (eddy__cfg_scalar(c, item, &name))
-            return c->err;
-        long slot = slot_of(ld, ld->plan->n_slots, name);
-        if (slot < 0) {
-            const char *hint = eddy__cfg_suggest(name, ld->slot_names);
-            return eddy__cfg_fail(c, item, "unknown field '%s'%s%s%s", name,
-                                  hint ? " (did you mean '" : "", hint ? hint : "",
-                                  hint ? "'?)" : "");
+    return parse_names(ld, node, "group_by", ld->plan->n_slots, &agg->group_names,
+                       &agg->group_slots, &agg->n_group);
+}
+
+/* An aggregation needs a repartition topic unless every source.key field is
+ * one of its group_by fields (then a group never spans input partitions). */
+static void mark_repartition(struct eddy_plan *plan)
+{
+    for (size_t a = 0; a < plan->n_aggregations; a++) {
+        struct eddy_aggregation *agg = &plan->aggregations[a];
+        bool covered = plan->source.n_key > 0;
+        for (size_t k = 0; k < plan->source.n_key; k++) {
+            bool found = false;
+            for (size_t g = 0; g < agg->n_group; g++)
+                found |= agg->group_slots[g] == plan->source.key_slots[k];
+            covered &= found;
         }
-        for (size_t j = 0; j < i; j++)
-            if (agg->group_slots[j] == (size_t)slot)
-                return eddy__cfg_fail(c, item, "'%s' is listed twice", name);
-        agg->n_group = i + 1;
-        agg->group_slots[i] = (size_t)slot;
-        if (!(agg->group_names[i] = eddy_strdup(name)))
-            return eddy__cfg_nomem(c);
-        eddy__cfg_pop(c, in);
+        agg->repartition = !covered;
     }
-    eddy__cfg_pop(c, old);
-    return EDDY_OK;
 }
 
 static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy_window *w)
@@ -925,9 +966,11 @@ static eddy_err_t build_plan(struct loader *ld)
     if (eddy__cfg_mapping(c, root, top_keys))
         return c->err;
     if (parse_head(ld, root) || parse_source(ld, root) || parse_tables(ld, root) ||
-        parse_derive(ld, root) || parse_dedup(ld, root) || parse_aggregations(ld, root) ||
+        parse_derive(ld, root) || parse_source_key(ld, root) || parse_dedup(ld, root) ||
+        parse_aggregations(ld, root) ||
         parse_alerts(ld, root) || parse_kafka(ld, root))
         return c->err;
+    mark_repartition(ld->plan);
     return EDDY_OK;
 }
 

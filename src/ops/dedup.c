@@ -17,12 +17,36 @@ struct entry {
     int64_t ts;
 };
 
+struct journal_entry {
+    uint64_t hash;
+    int64_t ts; /* INT64_MIN: swept as expired */
+};
+
 struct eddy_dedup_store {
     int64_t within_ms;
     struct entry *slots;
     size_t cap; /* power of two */
     size_t count;
+    bool journaling; /* set by the first eddy__dedup_changes (Kafka mode) */
+    struct journal_entry *journal;
+    size_t n_journal, cap_journal;
 };
+
+static eddy_err_t journal(struct eddy_dedup_store *s, uint64_t hash, int64_t ts)
+{
+    if (!s->journaling)
+        return EDDY_OK;
+    if (s->n_journal == s->cap_journal) {
+        size_t cap = s->cap_journal ? s->cap_journal * 2 : 1024;
+        struct journal_entry *j = eddy_realloc(s->journal, cap * sizeof *j);
+        if (!j)
+            return EDDY_ENOMEM;
+        s->journal = j;
+        s->cap_journal = cap;
+    }
+    s->journal[s->n_journal++] = (struct journal_entry){hash, ts};
+    return EDDY_OK;
+}
 
 eddy_err_t eddy__dedup_new(int64_t within_ms, struct eddy_dedup_store **out)
 {
@@ -45,6 +69,7 @@ void eddy__dedup_free(struct eddy_dedup_store *store)
     if (!store)
         return;
     eddy_free(store->slots);
+    eddy_free(store->journal);
     eddy_free(store);
 }
 
@@ -74,9 +99,16 @@ static eddy_err_t rebuild(struct eddy_dedup_store *s, int64_t stream_time)
     struct entry *slots = eddy_calloc(cap, sizeof *slots);
     if (!slots)
         return EDDY_ENOMEM;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i].hash && !expired(s, s->slots[i].ts, stream_time))
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slots[i].hash)
+            continue;
+        if (!expired(s, s->slots[i].ts, stream_time))
             *find(slots, cap, s->slots[i].hash) = s->slots[i];
+        else if (journal(s, s->slots[i].hash, INT64_MIN) != EDDY_OK) {
+            eddy_free(slots);
+            return EDDY_ENOMEM;
+        }
+    }
     eddy_free(s->slots);
     s->slots = slots;
     s->cap = cap;
@@ -95,6 +127,7 @@ bool eddy__dedup_seen(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
             return true;
         if (ts > e->ts)
             e->ts = ts;
+        *err = journal(s, hash, e->ts);
         return false;
     }
     if ((s->count + 1) * 2 > s->cap) {
@@ -106,7 +139,36 @@ bool eddy__dedup_seen(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
     e->hash = hash;
     e->ts = ts;
     s->count++;
+    *err = journal(s, hash, ts);
     return false;
+}
+
+eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *s,
+                               const struct eddy_dedup_changes *changes)
+{
+    s->journaling = true;
+    for (size_t i = 0; i < s->n_journal; i++) {
+        const struct journal_entry *j = &s->journal[i];
+        eddy_err_t err = j->ts == INT64_MIN ? changes->del(changes->ctx, j->hash)
+                                            : changes->put(changes->ctx, j->hash, j->ts);
+        if (err)
+            return err;
+    }
+    s->n_journal = 0;
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__dedup_load(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
+                            int64_t stream_time)
+{
+    if (expired(s, ts, stream_time))
+        return EDDY_OK;
+    bool journaling = s->journaling;
+    eddy_err_t err;
+    s->journaling = false; /* loaded ids are persisted already */
+    eddy__dedup_seen(s, id_hash, ts, stream_time, &err);
+    s->journaling = journaling;
+    return err;
 }
 
 size_t eddy__dedup_size(const struct eddy_dedup_store *store)

@@ -35,6 +35,23 @@ bool eddy__dedup_seen(struct eddy_dedup_store *store, uint64_t id_hash, int64_t 
 /* Number of remembered ids (live and not yet swept). */
 size_t eddy__dedup_size(const struct eddy_dedup_store *store);
 
+/*
+ * Persistence (Kafka mode): hands over each id remembered or re-timed since
+ * the previous call (put) and each id swept as expired since then (del),
+ * then forgets that journal. State key: the id hash, 8 bytes little-endian;
+ * value: its event time, 8 bytes little-endian.
+ */
+struct eddy_dedup_changes {
+    eddy_err_t (*put)(void *ctx, uint64_t id_hash, int64_t ts);
+    eddy_err_t (*del)(void *ctx, uint64_t id_hash);
+    void *ctx;
+};
+eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *store,
+                               const struct eddy_dedup_changes *changes);
+/* Loads a persisted id (ignored when already expired at @stream_time). */
+eddy_err_t eddy__dedup_load(struct eddy_dedup_store *store, uint64_t id_hash, int64_t ts,
+                            int64_t stream_time);
+
 /* Visits every remembered entry (for changelogs and tests). */
 void eddy__dedup_foreach(const struct eddy_dedup_store *store,
                          void (*fn)(void *ctx, uint64_t id_hash, int64_t ts), void *ctx);

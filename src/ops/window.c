@@ -15,12 +15,14 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/time.h"
+#include "state/be64.h"
 
 struct row {
     uint64_t hash;
     unsigned char *key; /* points after the accumulators, into this allocation */
     uint32_t key_len;
-    bool dirty; /* changed since last emission */
+    bool dirty;   /* changed since last emission (emit updates) */
+    bool changed; /* changed since last eddy__window_changes (persistence) */
     struct eddy_acc accs[];
     /* followed by key_len key bytes */
 };
@@ -54,6 +56,9 @@ struct eddy_window_store {
     struct eddy_value *group, *metrics; /* emission scratch */
     double *errors;
     size_t rows, bytes;
+    int64_t *closed; /* window starts closed since the last changes() */
+    size_t n_closed, cap_closed;
+    struct eddy_buf persist; /* key and value scratch for persistence */
 };
 
 static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
@@ -157,7 +162,9 @@ void eddy__window_store_free(struct eddy_window_store *ws)
     eddy_free(ws->group);
     eddy_free(ws->metrics);
     eddy_free(ws->errors);
+    eddy_free(ws->closed);
     eddy_buf_release(&ws->key);
+    eddy_buf_release(&ws->persist);
     eddy_free(ws);
 }
 
@@ -362,6 +369,7 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
                 return err;
         }
         r->dirty = true;
+        r->changed = true;
         open++;
     }
     *late = open == 0;
@@ -462,6 +470,16 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
            (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
         closed++;
     eddy_err_t err = EDDY_OK;
+    if (ws->n_closed + closed > ws->cap_closed) {
+        size_t cap = (ws->n_closed + closed) * 2;
+        int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
+        if (!starts)
+            return EDDY_ENOMEM;
+        ws->closed = starts;
+        ws->cap_closed = cap;
+    }
+    for (size_t i = 0; i < closed; i++)
+        ws->closed[ws->n_closed++] = ws->windows[i].start;
     for (size_t i = 0; i < closed && !err; i++)
         err = emit_window(ws, &ws->windows[i], true, emit, ctx);
     for (size_t i = 0; i < closed; i++)
@@ -486,4 +504,88 @@ size_t eddy__window_rows(const struct eddy_window_store *ws)
 size_t eddy__window_memory(const struct eddy_window_store *ws)
 {
     return ws->bytes;
+}
+
+/* ---- persistence ---- */
+
+static eddy_err_t encode_row(struct eddy_window_store *ws, int64_t start, const struct row *r)
+{
+    struct eddy_buf *b = &ws->persist;
+    unsigned char be[8];
+    eddy_buf_reset(b);
+    eddy__be64_put(be, start);
+    eddy_buf_append(b, be, 8);
+    eddy_buf_append(b, r->key, r->key_len);
+    unsigned char header[2] = {EDDY_WINDOW_ROW_FORMAT, (unsigned char)ws->n_accs};
+    eddy_buf_append(b, header, 2);
+    for (size_t a = 0; a < ws->n_accs; a++) {
+        eddy_err_t err = eddy_acc_encode(&r->accs[a], ws->accs[a].kind, b);
+        if (err)
+            return err;
+    }
+    return eddy_buf_err(b);
+}
+
+eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
+                                const struct eddy_window_changes *changes)
+{
+    for (size_t i = 0; i < ws->n_windows; i++) {
+        struct window *w = &ws->windows[i];
+        for (size_t k = 0; k < w->cap; k++) {
+            struct row *r = w->slots[k];
+            if (!r || !r->changed)
+                continue;
+            eddy_err_t err = encode_row(ws, w->start, r);
+            if (err)
+                return err;
+            size_t key_len = 8 + r->key_len;
+            err = changes->put(changes->ctx, ws->persist.data, key_len,
+                               ws->persist.data + key_len, ws->persist.len - key_len);
+            if (err)
+                return err;
+            r->changed = false;
+        }
+    }
+    for (size_t i = 0; i < ws->n_closed; i++) {
+        eddy_err_t err = changes->closed(changes->ctx, ws->closed[i]);
+        if (err)
+            return err;
+    }
+    ws->n_closed = 0;
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
+                             const void *value, size_t value_len, int64_t stream_time)
+{
+    const unsigned char *v = value;
+    if (key_len < 8 || value_len < 2 || v[0] != EDDY_WINDOW_ROW_FORMAT || v[1] != ws->n_accs)
+        return EDDY_EPARSE;
+    int64_t start = eddy__be64_get(key);
+    if (window_closed(ws, start, stream_time))
+        return EDDY_OK;
+    const unsigned char *group = (const unsigned char *)key + 8;
+    if (!eddy__group_key_decode(group, key_len - 8, ws->agg->n_group, ws->group))
+        return EDDY_EPARSE;
+    struct window *w = window_get(ws, start);
+    if (!w)
+        return EDDY_ENOMEM;
+    eddy_buf_reset(&ws->key);
+    eddy_buf_append(&ws->key, group, key_len - 8);
+    if (eddy_buf_err(&ws->key))
+        return EDDY_ENOMEM;
+    struct row *r = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
+    if (!r)
+        return EDDY_ENOMEM;
+    size_t pos = 2;
+    for (size_t a = 0; a < ws->n_accs; a++) {
+        size_t used = 0;
+        eddy_acc_release(&r->accs[a], ws->accs[a].kind);
+        eddy_err_t err = eddy_acc_decode(&r->accs[a], ws->accs[a].kind, v + pos,
+                                         value_len - pos, &used);
+        if (err)
+            return err;
+        pos += used;
+    }
+    return pos == value_len ? EDDY_OK : EDDY_EPARSE;
 }

@@ -67,6 +67,35 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx);
 
+/*
+ * Persistence (Kafka mode). A row's state key is the window start as 8
+ * order-preserving bytes (state/be64.h) followed by the encoded group key;
+ * its value is a format byte (EDDY_WINDOW_ROW_FORMAT), the number of
+ * accumulators, then each accumulator's encoding (agg/acc.h) in layout order.
+ *
+ * eddy__window_changes() hands over every row added to or changed in an open
+ * window since the previous call (one put per changed key, however many
+ * events changed it), then the start of every window closed since then (its
+ * rows are gone: the caller deletes the key range of that start).
+ */
+#define EDDY_WINDOW_ROW_FORMAT 1
+
+struct eddy_window_changes {
+    eddy_err_t (*put)(void *ctx, const void *key, size_t key_len, const void *value,
+                      size_t value_len);
+    eddy_err_t (*closed)(void *ctx, int64_t window_start);
+    void *ctx;
+};
+
+eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
+                                const struct eddy_window_changes *changes);
+
+/* Loads one persisted row; rows of windows already closed at @stream_time
+ * are skipped. EDDY_EPARSE for bytes that are not a row of this store's
+ * layout (e.g. state written by an incompatible topology). */
+eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
+                             const void *value, size_t value_len, int64_t stream_time);
+
 /* Open windows and rows, and approximate bytes held (for metrics and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);
 size_t eddy__window_rows(const struct eddy_window_store *ws);

@@ -16,6 +16,7 @@
 #include "ops/dedup.h"
 #include "ops/result.h"
 #include "ops/window.h"
+#include "state/be64.h"
 
 struct eddy_task {
     const struct eddy_plan *plan;
@@ -30,6 +31,7 @@ struct eddy_task {
     char *scratch;
     size_t scratch_cap;
     int64_t stream_time;
+    int64_t persisted_stream_time;
     struct eddy_buf value, key; /* output formatting */
     struct eddy_task_stats stats;
 };
@@ -44,6 +46,7 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->partition = partition;
     t->out = *out;
     t->stream_time = INT64_MIN;
+    t->persisted_stream_time = INT64_MIN;
     eddy_buf_init(&t->value);
     eddy_buf_init(&t->key);
     eddy_err_t err = EDDY_ENOMEM;
@@ -256,4 +259,103 @@ int64_t eddy__task_stream_time(const struct eddy_task *task)
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task)
 {
     return &task->stats;
+}
+
+/* ---- persistence ---- */
+
+struct change_ctx {
+    const struct eddy_task_changes *changes;
+    const char *store;
+};
+
+static eddy_err_t window_put(void *ctx, const void *key, size_t key_len, const void *value,
+                             size_t value_len)
+{
+    struct change_ctx *c = ctx;
+    return c->changes->put(c->changes->ctx, c->store, key, key_len, value, value_len);
+}
+
+static eddy_err_t window_closed(void *ctx, int64_t start)
+{
+    struct change_ctx *c = ctx;
+    return c->changes->closed_window(c->changes->ctx, c->store, start);
+}
+
+static eddy_err_t dedup_put(void *ctx, uint64_t hash, int64_t ts)
+{
+    struct change_ctx *c = ctx;
+    return c->changes->put(c->changes->ctx, c->store, &hash, 8, &ts, 8);
+}
+
+static eddy_err_t dedup_del(void *ctx, uint64_t hash)
+{
+    struct change_ctx *c = ctx;
+    return c->changes->put(c->changes->ctx, c->store, &hash, 8, NULL, 0);
+}
+
+eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_changes *changes)
+{
+    eddy_err_t err = EDDY_OK;
+    if (t->stream_time != t->persisted_stream_time) {
+        unsigned char be[8];
+        eddy__be64_put(be, t->stream_time);
+        err = changes->put(changes->ctx, EDDY_TASK_META_STORE, "stream_time", 11, be, 8);
+        if (err)
+            return err;
+        t->persisted_stream_time = t->stream_time;
+    }
+    if (t->dedup) {
+        struct change_ctx c = {changes, EDDY_TASK_DEDUP_STORE};
+        struct eddy_dedup_changes dc = {dedup_put, dedup_del, &c};
+        if ((err = eddy__dedup_changes(t->dedup, &dc)))
+            return err;
+    }
+    for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+        struct change_ctx c = {changes, t->plan->aggregations[a].name};
+        struct eddy_window_changes wc = {window_put, window_closed, &c};
+        if ((err = eddy__window_changes(t->stores[a], &wc)))
+            return err;
+    }
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *key,
+                           size_t key_len, const void *value, size_t value_len)
+{
+    if (strcmp(store, EDDY_TASK_META_STORE) == 0) {
+        if (key_len == 11 && memcmp(key, "stream_time", 11) == 0 && value_len == 8) {
+            t->stream_time = eddy__be64_get(value);
+            t->persisted_stream_time = t->stream_time;
+        }
+        return EDDY_OK;
+    }
+    if (strcmp(store, EDDY_TASK_DEDUP_STORE) == 0 && t->dedup) {
+        uint64_t hash;
+        int64_t ts;
+        if (key_len != 8 || value_len != 8)
+            return EDDY_EPARSE;
+        memcpy(&hash, key, 8);
+        memcpy(&ts, value, 8);
+        return eddy__dedup_load(t->dedup, hash, ts, t->stream_time);
+    }
+    for (size_t a = 0; a < t->plan->n_aggregations; a++)
+        if (strcmp(store, t->plan->aggregations[a].name) == 0)
+            return eddy__window_load(t->stores[a], key, key_len, value, value_len,
+                                     t->stream_time);
+    return EDDY_ENOTFOUND;
+}
+
+const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n)
+{
+    const char **names = eddy_calloc(plan->n_aggregations + 2, sizeof *names);
+    if (!names)
+        return NULL;
+    size_t k = 0;
+    names[k++] = EDDY_TASK_META_STORE;
+    if (plan->dedup.enabled)
+        names[k++] = EDDY_TASK_DEDUP_STORE;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        names[k++] = plan->aggregations[a].name;
+    *n = k;
+    return names;
 }

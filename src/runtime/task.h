@@ -49,6 +49,35 @@ eddy_err_t eddy__task_process(struct eddy_task *task, const char *raw, size_t le
 /* Closes every open window (end of input) and emits them. */
 eddy_err_t eddy__task_flush(struct eddy_task *task);
 
+/*
+ * Persistence (Kafka mode). A task's state lives in named stores: "meta"
+ * (key "stream_time": 8 order-preserving bytes, state/be64.h), "dedup" when
+ * the topology deduplicates (ops/dedup.h), and one store per aggregation,
+ * named after it (ops/window.h). eddy__task_changes() hands over what changed
+ * since its previous call, one put per changed key (value NULL: delete the
+ * key), and each closed window (delete its key range). eddy__task_load()
+ * rebuilds a fresh task from persisted records, "meta" first. Recording
+ * starts with the first eddy__task_changes() call: a Kafka-mode runtime
+ * makes it right after loading, before processing.
+ */
+#define EDDY_TASK_META_STORE "meta"
+#define EDDY_TASK_DEDUP_STORE "dedup"
+
+struct eddy_task_changes {
+    eddy_err_t (*put)(void *ctx, const char *store, const void *key, size_t key_len,
+                      const void *value, size_t value_len);
+    eddy_err_t (*closed_window)(void *ctx, const char *store, int64_t window_start);
+    void *ctx;
+};
+
+eddy_err_t eddy__task_changes(struct eddy_task *task, const struct eddy_task_changes *changes);
+eddy_err_t eddy__task_load(struct eddy_task *task, const char *store, const void *key,
+                           size_t key_len, const void *value, size_t value_len);
+
+/* The store names of @plan's tasks, in load order; *n receives the count.
+ * Owned by the caller (free the array with eddy_free; names are borrowed). */
+const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n);
+
 int64_t eddy__task_stream_time(const struct eddy_task *task);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
 

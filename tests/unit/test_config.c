@@ -612,7 +612,7 @@ Test(config, plan_print_is_exact)
         "table services: 3 rows keyed by service, columns [service, team, latency_threshold_ms, "
         "error_budget, critical] (" DATA "services.yaml)\n"
         "derive: big = amount > 100\n"
-        "aggregation by_region: group_by [region, service], hopping 10m advance 1m, emit "
+        "aggregation by_region: group_by [region, service], hopping 10m advance 1m, repartitioned through shop-by_region-repartition, emit "
         "updates every 10s, where not big\n"
         "  metrics: orders = count(), p50 = quantile(amount, 0.5)\n"
         "  store by_region (changelog shop-by_region-changelog), output topic shop-by_region\n"
@@ -621,7 +621,8 @@ Test(config, plan_print_is_exact)
         "alert cheap on by_region: when p50 < 1, output topic shop-alerts\n"
         "kafka: linger.ms=5\n"
         "topics: in orders; out shop-by_region, shop-alerts, shop-dlq; internal "
-        "shop-dedup-changelog, shop-by_region-changelog\n");
+        "shop-meta-changelog, shop-dedup-changelog, shop-by_region-changelog, "
+        "shop-by_region-repartition\n");
     free(text);
     eddy_plan_free(plan);
 
@@ -635,10 +636,12 @@ Test(config, plan_print_is_exact)
                      "  fields: service string required, code int required\n"
                      "dedup: none\n"
                      "grace: 0s\n"
-                     "aggregation a: group_by [], tumbling 1m, emit final, where -\n"
+                     "aggregation a: group_by [], tumbling 1m, repartitioned through "
+                     "t-a-repartition, emit final, where -\n"
                      "  metrics: n = count()\n"
                      "  store a (changelog t-a-changelog), output topic t-a\n"
-                     "topics: in in; out t-a, t-dlq; internal t-a-changelog\n");
+                     "topics: in in; out t-a, t-dlq; internal t-meta-changelog, t-a-changelog, "
+                     "t-a-repartition\n");
     free(text);
     eddy_plan_free(plan);
 }
@@ -665,4 +668,40 @@ Test(config, allocation_failures_fail_cleanly)
     }
     cr_assert_eq(successes, 20, "parsing never succeeded again");
     cr_assert_gt(failures, 100);
+}
+
+Test(config, source_key_decides_which_aggregations_are_repartitioned)
+{
+    const char *yaml = "name: t\n"
+                       "source:\n"
+                       "  topic: in\n"
+                       "  key: [service]\n"
+                       "  timestamp: {field: ts}\n"
+                       "  fields: {service: string, endpoint: string, region: string}\n"
+                       "aggregations:\n"
+                       "  - {name: by_service, group_by: [service], window: {tumbling: 1m}, "
+                       "metrics: {n: count()}}\n"
+                       "  - {name: by_endpoint, group_by: [endpoint, service], window: "
+                       "{tumbling: 1m}, metrics: {n: count()}}\n"
+                       "  - {name: by_region, group_by: [region], window: {tumbling: 1m}, "
+                       "metrics: {n: count()}}\n"
+                       "  - {name: total, window: {tumbling: 1m}, metrics: {n: count()}}\n";
+    struct eddy_plan *plan;
+    char err[512];
+    cr_assert_eq(eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err), EDDY_OK,
+                 "%s", err);
+    cr_expect_eq(plan->source.n_key, 1);
+    cr_expect_str_eq(plan->source.key_names[0], "service");
+    cr_expect_not(plan->aggregations[0].repartition);
+    cr_expect_not(plan->aggregations[1].repartition);
+    cr_expect(plan->aggregations[2].repartition);
+    cr_expect(plan->aggregations[3].repartition);
+    eddy_plan_free(plan);
+
+    const char *bad = "name: t\nsource:\n  topic: in\n  key: [nope]\n  timestamp: {field: ts}\n"
+                      "  fields: {service: string}\n"
+                      "aggregations:\n  - {name: a, window: {tumbling: 1m}, metrics: {n: count()}}\n";
+    cr_assert_eq(eddy_topology_parse("t.yaml", bad, strlen(bad), &plan, err, sizeof err),
+                 EDDY_ECONFIG);
+    cr_expect_str_eq(err, "t.yaml:4: source.key[0]: unknown field 'nope'");
 }

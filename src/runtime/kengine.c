@@ -1,0 +1,612 @@
+/*
+ * kengine.c - see kengine.h.
+ *
+ * One thread drives everything: it polls the consumer, feeds each record to
+ * the task of its partition, and every commit interval runs the commit
+ * protocol:
+ *   1. collect each task's changes (one per changed key) and send them to the
+ *      store's changelog (<name>-<store>-changelog, same partition as the
+ *      input) inside the open transaction, next to the results, alerts and
+ *      dead letters the records produced;
+ *   2. commit the transaction together with the input positions
+ *      (send_offsets_to_transaction with the group metadata);
+ *   3. only then apply the same changes to RocksDB in one atomic batch with
+ *      each store's changelog position (the local checkpoint);
+ *   4. begin the next transaction.
+ * If the transaction aborts (abortable error, fencing, retries exhausted),
+ * the in-memory task state is thrown away, the input is rewound to the
+ * committed offsets and every task is reloaded from RocksDB, which holds
+ * exactly the last committed state. A crash between 2 and 3 leaves RocksDB
+ * behind the changelog: the next start replays the changelog from the
+ * checkpoint. A task restores (changelog from its checkpoint, or from the
+ * beginning without one) when its partition is assigned, before processing.
+ */
+#include "runtime/kengine.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "sink/kafka.h"
+#include "sink/kafka_admin.h"
+#include "source/kafka.h"
+#include "state/be64.h"
+#include "state/store.h"
+#include "runtime/task.h"
+
+struct ktask {
+    struct eddy_kengine *engine;
+    int32_t partition;
+    struct eddy_task *task;
+    struct eddy_store **stores; /* per store name */
+    int64_t next_offset;        /* next input offset to commit, -1: none processed */
+    bool active;
+};
+
+struct eddy_kengine {
+    const struct eddy_plan *plan;
+    const struct eddy_kengine_opts *opts;
+    struct eddy_kconf conf;
+    struct eddy_kv *props; /* topology kafka: then -X */
+    char *txn_id;
+    struct eddy_state *state;
+    struct eddy_kconsumer *consumer;
+    struct eddy_kproducer *producer;
+    const char **store_names;
+    size_t n_stores;
+    char **changelogs; /* per store */
+    char *dlq_topic;
+    int n_partitions;
+    struct ktask *tasks; /* indexed by partition */
+    struct eddy_state_batch *batch;
+    bool exactly_once;
+    eddy_err_t pending; /* error raised inside a callback */
+    bool failed;        /* a runtime failure: never commit what is in flight */
+    /* counters */
+    uint64_t records, commits, aborts;
+    int64_t commit_ns_total, commit_ns_max;
+};
+
+/* ---- outputs of a task: into the open transaction ---- */
+
+static eddy_err_t task_output(void *ctx, enum eddy_out_kind kind, const char *topic,
+                              const char *key, size_t key_len, const char *value,
+                              size_t value_len)
+{
+    struct ktask *kt = ctx;
+    struct eddy_kengine *e = kt->engine;
+    if (kind == EDDY_OUT_DEAD)
+        return eddy__kproducer_send(e->producer, e->dlq_topic, kt->partition, NULL, 0, value,
+                                    value_len);
+    return eddy__kproducer_send(e->producer, topic, -1, key, key_len, value, value_len);
+}
+
+/* ---- topics ---- */
+
+static char *topic_name(const char *name, const char *store, const char *suffix)
+{
+    size_t len = strlen(name) + strlen(store) + strlen(suffix) + 3;
+    char *out = eddy_malloc(len);
+    if (out)
+        snprintf(out, len, "%s-%s%s%s", name, store, *suffix ? "-" : "", suffix);
+    return out;
+}
+
+static int64_t store_retention_ms(const struct eddy_plan *plan, const char *store)
+{
+    const int64_t day = 86400000;
+    if (strcmp(store, EDDY_TASK_DEDUP_STORE) == 0)
+        return plan->dedup.within_ms + day;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (strcmp(store, plan->aggregations[a].name) == 0)
+            return plan->aggregations[a].window.size_ms + plan->grace_ms + day;
+    return -1;
+}
+
+static eddy_err_t create_topics(struct eddy_kengine *e)
+{
+    const struct eddy_plan *plan = e->plan;
+    size_t n = 0, cap = e->n_stores + plan->n_aggregations + plan->n_alerts + 1;
+    struct eddy_topic_spec *specs = eddy_calloc(cap, sizeof *specs);
+    if (!specs)
+        return EDDY_ENOMEM;
+    for (size_t s = 0; s < e->n_stores; s++) {
+        int64_t retention = store_retention_ms(plan, e->store_names[s]);
+        specs[n++] = (struct eddy_topic_spec){e->changelogs[s], e->n_partitions, -1,
+                                              retention > 0 ? "compact,delete" : "compact",
+                                              retention};
+    }
+    specs[n++] = (struct eddy_topic_spec){e->dlq_topic, e->n_partitions, -1, "delete", -1};
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        specs[n++] = (struct eddy_topic_spec){plan->aggregations[a].output_topic,
+                                              e->n_partitions, -1, "delete", -1};
+    for (size_t a = 0; a < plan->n_alerts; a++) {
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen |= strcmp(specs[k].name, plan->alerts[a].output_topic) == 0;
+        if (!seen)
+            specs[n++] = (struct eddy_topic_spec){plan->alerts[a].output_topic,
+                                                  e->n_partitions, -1, "delete", -1};
+    }
+    eddy_err_t err = eddy__kafka_create_topics(&e->conf, specs, n);
+    eddy_free(specs);
+    return err;
+}
+
+/* ---- tasks: create, restore, load, close ---- */
+
+struct restore_ctx {
+    struct eddy_state_loader *loader;
+    uint64_t records;
+};
+
+static eddy_err_t restore_record(void *ctx, const void *key, size_t klen, const void *value,
+                                 size_t vlen, int64_t offset)
+{
+    struct restore_ctx *r = ctx;
+    r->records++;
+    return eddy__state_loader_add(r->loader, offset, key, klen, value, value ? vlen : 0);
+}
+
+/* Brings the store of one partition up to the end of its changelog. */
+static eddy_err_t restore_store(struct eddy_kengine *e, size_t s, int32_t partition,
+                                struct eddy_store **store)
+{
+    int64_t from = -1, next = -1;
+    eddy_err_t err = eddy__state_store(e->state, e->store_names[s], partition, store);
+    if (!err)
+        err = eddy__store_checkpoint(*store, &from);
+    for (int attempt = 0; !err && attempt < 2; attempt++) {
+        struct restore_ctx r = {0};
+        if ((err = eddy__state_loader_new(*store, 0, &r.loader)))
+            break;
+        int64_t started = eddy_mono_ns();
+        err = eddy__kafka_read_partition(&e->conf, e->changelogs[s], partition, from,
+                                         restore_record, &r, &next);
+        if (!err)
+            err = eddy__state_loader_finish(r.loader, next);
+        eddy__state_loader_free(r.loader);
+        if (err == EDDY_ERANGE && attempt == 0) {
+            /* the checkpoint is past the changelog's end: the topic was
+             * recreated or truncated; start over from an empty store */
+            eddy_log(EDDY_LOG_WARN, "restore", "checkpoint %lld of %s[%d] is invalid; "
+                     "restoring from the beginning", (long long)from, e->changelogs[s],
+                     partition);
+            if ((err = eddy__state_drop(e->state, e->store_names[s], partition)) ||
+                (err = eddy__state_store(e->state, e->store_names[s], partition, store)))
+                break;
+            from = -1;
+            continue;
+        }
+        if (!err && r.records)
+            eddy_log(EDDY_LOG_INFO, "restore", "%s[%d]: %llu records from offset %lld in "
+                     "%.3f s", e->changelogs[s], partition, (unsigned long long)r.records,
+                     (long long)(from < 0 ? 0 : from),
+                     (double)(eddy_mono_ns() - started) / 1e9);
+        break;
+    }
+    return err;
+}
+
+struct load_ctx {
+    struct eddy_task *task;
+    const char *store;
+    eddy_err_t err;
+    uint64_t rows;
+};
+
+static int load_record(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+    struct load_ctx *l = ctx;
+    l->err = eddy__task_load(l->task, l->store, k, kl, v, vl);
+    l->rows++;
+    return l->err != EDDY_OK;
+}
+
+
+static eddy_err_t ignore_put(void *ctx, const char *store, const void *key, size_t key_len,
+                             const void *value, size_t value_len)
+{
+    return EDDY_OK;
+}
+
+static eddy_err_t ignore_closed(void *ctx, const char *store, int64_t start)
+{
+    return EDDY_OK;
+}
+
+/* (Re)builds the in-memory task of @kt from RocksDB. */
+static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
+{
+    eddy__task_free(kt->task);
+    kt->task = NULL;
+    struct eddy_output out = {task_output, kt};
+    eddy_err_t err = eddy__task_new(e->plan, e->plan->source.topic, kt->partition, &out,
+                                    &kt->task);
+    for (size_t s = 0; !err && s < e->n_stores; s++) {
+        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0};
+        err = eddy__store_scan(kt->stores[s], NULL, 0, NULL, 0, load_record, &l);
+        if (!err && l.err) {
+            eddy_log(EDDY_LOG_ERROR, "restore", "cannot load store '%s' of partition %d: %s "
+                     "(state written by another topology? reset it with --reset-store)",
+                     e->store_names[s], kt->partition, eddy_err_message(l.err));
+            err = l.err;
+        }
+    }
+    if (!err) {
+        /* start recording changes: everything loaded is persisted already */
+        struct eddy_task_changes none = {ignore_put, ignore_closed, NULL};
+        err = eddy__task_changes(kt->task, &none);
+    }
+    return err;
+}
+
+/* restore_store, retried with backoff while the cluster answers with
+ * retriable errors (leader elections right after topic creation, a broker
+ * restarting): at most about a minute, logging each attempt. */
+static eddy_err_t restore_store_retrying(struct eddy_kengine *e, size_t s, int32_t partition,
+                                         struct eddy_store **store)
+{
+    int64_t backoff_ms = 100;
+    for (int attempt = 1;; attempt++) {
+        eddy_err_t err = restore_store(e, s, partition, store);
+        if (err != EDDY_EKAFKA || attempt == 12)
+            return err;
+        eddy_log(EDDY_LOG_WARN, "restore", "restoring %s[%d] failed (attempt %d); retrying in "
+                 "%lld ms", e->changelogs[s], partition, attempt, (long long)backoff_ms);
+        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        if (backoff_ms < 10000)
+            backoff_ms *= 2;
+    }
+}
+
+static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
+{
+    if (partition < 0 || partition >= e->n_partitions)
+        return EDDY_EINVAL;
+    struct ktask *kt = &e->tasks[partition];
+    kt->engine = e;
+    kt->partition = partition;
+    kt->next_offset = -1;
+    int64_t started = eddy_mono_ns();
+    eddy_err_t err = EDDY_OK;
+    for (size_t s = 0; !err && s < e->n_stores; s++)
+        err = restore_store_retrying(e, s, partition, &kt->stores[s]);
+    if (!err)
+        err = task_load(e, kt);
+    if (err) {
+        eddy_log(EDDY_LOG_ERROR, "task", "cannot open task for partition %d: %s", partition,
+                 eddy_err_message(err));
+        return err;
+    }
+    kt->active = true;
+    eddy_log(EDDY_LOG_INFO, "task", "partition %d ready in %.3f s (stream time %lld)", partition,
+             (double)(eddy_mono_ns() - started) / 1e9,
+             (long long)eddy__task_stream_time(kt->task));
+    return EDDY_OK;
+}
+
+static void task_close(struct ktask *kt)
+{
+    eddy__task_free(kt->task);
+    kt->task = NULL;
+    kt->active = false;
+    kt->next_offset = -1;
+}
+
+/* ---- commit protocol ---- */
+
+struct commit_ctx {
+    struct eddy_kengine *engine;
+    struct ktask *kt;
+};
+
+static size_t store_index(const struct eddy_kengine *e, const char *store)
+{
+    for (size_t s = 0; s < e->n_stores; s++)
+        if (strcmp(e->store_names[s], store) == 0)
+            return s;
+    return 0;
+}
+
+static eddy_err_t change_put(void *ctx, const char *store, const void *key, size_t key_len,
+                             const void *value, size_t value_len)
+{
+    struct commit_ctx *c = ctx;
+    struct eddy_kengine *e = c->engine;
+    size_t s = store_index(e, store);
+    if (value)
+        eddy__state_batch_put(e->batch, c->kt->stores[s], key, key_len, value, value_len);
+    else
+        eddy__state_batch_delete(e->batch, c->kt->stores[s], key, key_len);
+    return eddy__kproducer_send(e->producer, e->changelogs[s], c->kt->partition, key, key_len,
+                                value, value_len);
+}
+
+static eddy_err_t change_closed(void *ctx, const char *store, int64_t start)
+{
+    struct commit_ctx *c = ctx;
+    unsigned char begin[8], end[8];
+    eddy__be64_put(begin, start);
+    eddy__be64_put(end, start + 1);
+    eddy__state_batch_delete_range(c->engine->batch,
+                                   c->kt->stores[store_index(c->engine, store)], begin, 8, end,
+                                   8);
+    return EDDY_OK;
+}
+
+static rd_kafka_topic_partition_list_t *positions(struct eddy_kengine *e)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active && e->tasks[p].next_offset >= 0)
+            rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p)->offset =
+                e->tasks[p].next_offset;
+    return list;
+}
+
+static rd_kafka_topic_partition_list_t *active_partitions(struct eddy_kengine *e)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active)
+            rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
+    return list;
+}
+
+static eddy_err_t begin(struct eddy_kengine *e)
+{
+    eddy__kproducer_reset_positions(e->producer);
+    return e->exactly_once ? eddy__kproducer_begin(e->producer) : EDDY_OK;
+}
+
+/* After an aborted transaction: rewind the input, reload state from RocksDB. */
+static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
+{
+    e->aborts++;
+    if (cause == EDDY_EKAFKA_FATAL) {
+        eddy_log(EDDY_LOG_WARN, "commit", "producer is unusable; making a new one");
+        eddy__kproducer_free(e->producer);
+        e->producer = NULL;
+        eddy_err_t err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL,
+                                             &e->producer);
+        if (err)
+            return err;
+    } else if (cause == EDDY_EKAFKA && e->exactly_once) {
+        eddy__kproducer_abort(e->producer);
+    }
+    eddy_log(EDDY_LOG_WARN, "commit", "transaction aborted (%s): rewinding to the committed "
+             "offsets and reloading state", eddy_err_message(cause));
+    rd_kafka_topic_partition_list_t *parts = active_partitions(e);
+    eddy_err_t err = eddy__kconsumer_rewind(e->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    for (int p = 0; !err && p < e->n_partitions; p++)
+        if (e->tasks[p].active) {
+            e->tasks[p].next_offset = -1;
+            err = task_load(e, &e->tasks[p]);
+        }
+    eddy__state_batch_clear(e->batch);
+    return err ? err : begin(e);
+}
+
+static eddy_err_t commit(struct eddy_kengine *e)
+{
+    int64_t started = eddy_mono_ns();
+    eddy__state_batch_clear(e->batch);
+    eddy_err_t err = EDDY_OK;
+    for (int p = 0; !err && p < e->n_partitions; p++) {
+        if (!e->tasks[p].active)
+            continue;
+        struct commit_ctx c = {e, &e->tasks[p]};
+        struct eddy_task_changes changes = {change_put, change_closed, &c};
+        err = eddy__task_changes(e->tasks[p].task, &changes);
+    }
+    rd_kafka_topic_partition_list_t *offsets = positions(e);
+    if (!err)
+        err = eddy__kproducer_commit(e->producer, eddy__kconsumer_handle(e->consumer), offsets);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (err == EDDY_EAGAIN || err == EDDY_EKAFKA || err == EDDY_EKAFKA_FATAL)
+        return recover(e, err);
+    if (err)
+        return err;
+    /* committed: now RocksDB, with each store's changelog position */
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p].active)
+            continue;
+        for (size_t s = 0; s < e->n_stores; s++) {
+            int64_t next = eddy__kproducer_next_offset(e->producer, e->changelogs[s], p);
+            if (next >= 0)
+                eddy__state_batch_checkpoint(e->batch, e->tasks[p].stores[s], next);
+        }
+    }
+    if ((err = eddy__state_commit(e->state, e->batch)))
+        return err;
+    int64_t took = eddy_mono_ns() - started;
+    e->commits++;
+    e->commit_ns_total += took;
+    if (took > e->commit_ns_max)
+        e->commit_ns_max = took;
+    return begin(e);
+}
+
+/* ---- rebalance callbacks ---- */
+
+static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+    struct eddy_kengine *e = ctx;
+    for (int i = 0; i < parts->cnt; i++) {
+        eddy_log(EDDY_LOG_INFO, "rebalance", "assigned %s[%d]", parts->elems[i].topic,
+                 parts->elems[i].partition);
+        eddy_err_t err = task_open(e, parts->elems[i].partition);
+        if (err)
+            return e->pending = err;
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *parts)
+{
+    struct eddy_kengine *e = ctx;
+    eddy_err_t err = EDDY_OK;
+    if (e->failed || eddy__kconsumer_assignment_lost(e->consumer)) {
+        eddy_log(EDDY_LOG_WARN, "rebalance", "partitions lost: dropping uncommitted work");
+        if (e->exactly_once)
+            eddy__kproducer_abort(e->producer);
+        eddy__state_batch_clear(e->batch);
+    } else {
+        err = commit(e);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        eddy_log(EDDY_LOG_INFO, "rebalance", "revoked %s[%d]", parts->elems[i].topic, p);
+        if (p >= 0 && p < e->n_partitions)
+            task_close(&e->tasks[p]);
+    }
+    if (err)
+        e->pending = err;
+    return err;
+}
+
+/* ---- setup and main loop ---- */
+
+static eddy_err_t setup(struct eddy_kengine *e)
+{
+    const struct eddy_plan *plan = e->plan;
+    const struct eddy_kengine_opts *o = e->opts;
+    e->exactly_once = plan->processing != EDDY_AT_LEAST_ONCE;
+    e->props = eddy_calloc(plan->n_kafka + o->n_props + 1, sizeof *e->props);
+    if (!e->props)
+        return EDDY_ENOMEM;
+    memcpy(e->props, plan->kafka, plan->n_kafka * sizeof *e->props);
+    memcpy(e->props + plan->n_kafka, o->props, o->n_props * sizeof *e->props);
+    e->conf = (struct eddy_kconf){o->bootstrap, e->props, plan->n_kafka + o->n_props};
+    eddy_err_t err = eddy__kafka_partition_count(&e->conf, plan->source.topic, &e->n_partitions);
+    if (err == EDDY_ENOTFOUND)
+        eddy_log(EDDY_LOG_ERROR, "engine", "input topic '%s' does not exist",
+                 plan->source.topic);
+    if (err)
+        return err;
+    e->store_names = eddy__task_store_names(plan, &e->n_stores);
+    e->changelogs = eddy_calloc(e->n_stores, sizeof *e->changelogs);
+    e->tasks = eddy_calloc((size_t)e->n_partitions, sizeof *e->tasks);
+    e->dlq_topic = topic_name(plan->name, "dlq", "");
+    e->txn_id = topic_name(plan->name, o->instance, "");
+    if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id)
+        return EDDY_ENOMEM;
+    for (size_t s = 0; s < e->n_stores; s++) {
+        if (!(e->changelogs[s] = topic_name(plan->name, e->store_names[s], "changelog")))
+            return EDDY_ENOMEM;
+    }
+    for (int p = 0; p < e->n_partitions; p++) {
+        e->tasks[p].stores = eddy_calloc(e->n_stores, sizeof *e->tasks[p].stores);
+        if (!e->tasks[p].stores)
+            return EDDY_ENOMEM;
+    }
+    if ((err = create_topics(e)))
+        return err;
+    struct eddy_state_opts sopts = {0};
+    if ((err = eddy__state_open(o->state_dir, &sopts, &e->state)))
+        return err;
+    if ((err = eddy__state_batch_new(&e->batch)))
+        return err;
+    if ((err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL, &e->producer)))
+        return err;
+    if ((err = begin(e)))
+        return err;
+    struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, e};
+    const char *topics[] = {plan->source.topic};
+    return eddy__kconsumer_new(&e->conf, plan->name, topics, 1, &cbs, &e->consumer);
+}
+
+static void teardown(struct eddy_kengine *e)
+{
+    eddy__kconsumer_free(e->consumer); /* revokes: the final commit happens there */
+    eddy__kproducer_free(e->producer);
+    for (int p = 0; e->tasks && p < e->n_partitions; p++) {
+        eddy__task_free(e->tasks[p].task);
+        eddy_free(e->tasks[p].stores);
+    }
+    eddy_free(e->tasks);
+    eddy__state_batch_free(e->batch);
+    eddy__state_close(e->state);
+    for (size_t s = 0; e->changelogs && s < e->n_stores; s++)
+        eddy_free(e->changelogs[s]);
+    eddy_free(e->changelogs);
+    eddy_free(e->store_names);
+    eddy_free(e->dlq_topic);
+    eddy_free(e->txn_id);
+    eddy_free(e->props);
+}
+
+static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *last_records)
+{
+    int64_t now = eddy_mono_ns();
+    if (now - *last_log < 10000000000LL)
+        return;
+    double secs = (double)(now - *last_log) / 1e9;
+    eddy_log(EDDY_LOG_INFO, "engine", "%.0f records/s, %llu commits (avg %.1f ms, max %.1f ms), "
+             "%llu aborts", (double)(e->records - *last_records) / secs,
+             (unsigned long long)e->commits,
+             e->commits ? (double)e->commit_ns_total / (double)e->commits / 1e6 : 0.0,
+             (double)e->commit_ns_max / 1e6, (unsigned long long)e->aborts);
+    *last_log = now;
+    *last_records = e->records;
+}
+
+eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
+                             volatile sig_atomic_t *stop)
+{
+    struct eddy_kengine e = {.plan = plan, .opts = opts};
+    int64_t interval_ns = (opts->commit_interval_ms > 0 ? opts->commit_interval_ms : 100) * 1000000;
+    enum { BATCH = 2048 };
+    rd_kafka_message_t *msgs[BATCH];
+    eddy_err_t err = setup(&e);
+    int64_t last_commit = eddy_mono_ns(), last_log = last_commit;
+    uint64_t last_records = 0, uncommitted = 0;
+    if (!err)
+        eddy_log(EDDY_LOG_INFO, "engine", "%s: instance %s, %d input partitions, %s",
+                 plan->name, opts->instance, e.n_partitions,
+                 e.exactly_once ? "exactly once" : "at least once");
+    while (!err && !*stop) {
+        size_t n = 0;
+        err = eddy__kconsumer_poll(e.consumer, msgs, BATCH, 100, &n);
+        if (!err && e.pending)
+            err = e.pending;
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            struct ktask *kt = (m->partition >= 0 && m->partition < e.n_partitions)
+                                   ? &e.tasks[m->partition] : NULL;
+            if (!err && kt && kt->active) {
+                err = eddy__task_process(kt->task, m->payload ? m->payload : "", m->len,
+                                         m->offset, false);
+                if (!err) {
+                    kt->next_offset = m->offset + 1;
+                    uncommitted++;
+                }
+            }
+            rd_kafka_message_destroy(m);
+        }
+        e.records += n;
+        if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
+            err = recover(&e, err);
+        if (!err && uncommitted && eddy_mono_ns() - last_commit >= interval_ns) {
+            err = commit(&e);
+            last_commit = eddy_mono_ns();
+            uncommitted = 0;
+        }
+        log_progress(&e, &last_log, &last_records);
+    }
+    e.failed = err != EDDY_OK;
+    if (err)
+        eddy_log(EDDY_LOG_ERROR, "engine", "stopping: %s", eddy_err_message(err));
+    else
+        eddy_log(EDDY_LOG_INFO, "engine", "stopping: committing and leaving the group");
+    teardown(&e);
+    return err;
+}

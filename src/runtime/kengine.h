@@ -1,0 +1,30 @@
+/*
+ * kengine.h - Kafka mode: one process instance of a consumer group running a
+ * topology over its share of the input partitions, exactly once.
+ *
+ * See ARCHITECTURE.md, "Kafka mode", for the commit protocol.
+ */
+#ifndef EDDY_RUNTIME_KENGINE_H
+#define EDDY_RUNTIME_KENGINE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "eddy/err.h"
+#include "eddy/topology.h"
+
+struct eddy_kengine_opts {
+    const char *bootstrap;
+    const char *state_dir;   /* RocksDB lives in <state_dir>/rocksdb */
+    const char *instance;    /* stable id: transactional.id = <name>-<instance> */
+    const struct eddy_kv *props; /* -X key=value properties, after the topology's */
+    size_t n_props;
+    int64_t commit_interval_ms; /* default 100 */
+};
+
+/* Runs until *stop becomes non-zero, then commits, leaves the group and
+ * returns. Runtime failures return an error after logging the cause. */
+eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
+                             volatile sig_atomic_t *stop);
+
+#endif
