@@ -1,0 +1,105 @@
+/*
+ * source/kafka.h - eddy's Kafka consumer: a group member on the input topics
+ * (eager "range" assignment, manual offsets, read_committed) whose rebalances
+ * call the runtime back, and a one-partition reader for restoring state
+ * from changelog topics.
+ *
+ * Configuration and errors follow sink/kafka.h (struct eddy_kconf, the
+ * "consumer."/"producer." property prefixes, EDDY_EKAFKA retriable,
+ * EDDY_EKAFKA_FATAL fatal); every error is logged here.
+ *
+ * Threads: a consumer belongs to the thread that calls eddy__kconsumer_poll;
+ * the callbacks run on that thread, inside eddy__kconsumer_poll (and inside
+ * eddy__kconsumer_free, which revokes the assignment).
+ */
+#ifndef EDDY_SOURCE_KAFKA_H
+#define EDDY_SOURCE_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy/err.h"
+#include "sink/kafka.h"
+
+struct eddy_kconsumer;
+
+struct eddy_kconsumer_cbs {
+    /* Partitions were assigned (their offsets are not set: consumption starts
+     * at the group's committed offsets, else at the beginning). Called before
+     * rd_kafka_assign. An error from either callback is returned by the
+     * eddy__kconsumer_poll that ran it; the assignment change happens anyway. */
+    eddy_err_t (*on_assign)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+    /* Partitions are about to be revoked: commit and close their tasks here.
+     * Called before rd_kafka_assign(NULL). eddy__kconsumer_assignment_lost
+     * tells whether the group already gave them away (session timeout). */
+    eddy_err_t (*on_revoke)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
+    void *ctx;
+};
+
+/*
+ * Joins @group_id and subscribes to @topics. Settings: partition.assignment.
+ * strategy=range, enable.auto.commit=false, enable.auto.offset.store=false,
+ * isolation.level=read_committed, auto.offset.reset=earliest (all forced);
+ * session.timeout.ms=10000 (a default, overridable through conf->props).
+ * Either callback may be NULL. *out is owned by the caller.
+ */
+eddy_err_t eddy__kconsumer_new(const struct eddy_kconf *conf, const char *group_id,
+                               const char *const *topics, size_t n_topics,
+                               const struct eddy_kconsumer_cbs *cbs, struct eddy_kconsumer **out);
+/* Closes (leaving the group: on_revoke runs for the current assignment) and
+ * destroys. Accepts NULL. */
+void eddy__kconsumer_free(struct eddy_kconsumer *c);
+/*
+ * Fills @msgs with up to @max records, waiting at most @timeout_ms for the
+ * first one; *n says how many. Each record is owned by the caller (free with
+ * rd_kafka_message_destroy). Rebalances happen in here: when one happens,
+ * the records gathered before it in this call are dropped (they are
+ * re-fetched from the committed offsets) so no record of a revoked partition
+ * is returned. Message-level errors (transport, unknown topic) are logged
+ * here, at most once per error code per 10 s, and not returned. Returns the
+ * error of an on_assign/on_revoke callback, or EDDY_EKAFKA_FATAL when the
+ * consumer is unusable.
+ */
+eddy_err_t eddy__kconsumer_poll(struct eddy_kconsumer *c, rd_kafka_message_t **msgs, size_t max,
+                                int timeout_ms, size_t *n);
+/* The librdkafka handle (for send_offsets_to_transaction, positions). */
+rd_kafka_t *eddy__kconsumer_handle(struct eddy_kconsumer *c);
+/* Inside on_revoke: whether the partitions were lost rather than revoked. */
+bool eddy__kconsumer_assignment_lost(struct eddy_kconsumer *c);
+/*
+ * Moves @parts (offsets ignored) back to the group's committed offsets
+ * (the beginning where none is committed), e.g. after an aborted
+ * transaction. Prefetched records of those partitions are discarded.
+ */
+eddy_err_t eddy__kconsumer_rewind(struct eddy_kconsumer *c,
+                                  const rd_kafka_topic_partition_list_t *parts);
+/* Stop / restart fetching @parts (backpressure); the assignment is kept. */
+eddy_err_t eddy__kconsumer_pause(struct eddy_kconsumer *c,
+                                 const rd_kafka_topic_partition_list_t *parts);
+eddy_err_t eddy__kconsumer_resume(struct eddy_kconsumer *c,
+                                  const rd_kafka_topic_partition_list_t *parts);
+
+/*
+ * Reads partition @partition of @topic with a separate, group-less,
+ * read_committed consumer from @from_offset (from the beginning when < 0) up
+ * to the partition's high watermark at call time, calling @fn for each
+ * committed record in offset order (a tombstone has value NULL, vlen 0; an
+ * absent key is NULL). Logs progress every 2 s (records, records/s, ETA) and
+ * a summary at the end. *next_offset receives the offset to read from next
+ * time: the consumer position at the end, which is past the last record read
+ * and past any transaction markers (== the high watermark at call time when
+ * nothing was pending). Returns @fn's first error, EDDY_ENOTFOUND when the
+ * topic does not exist, EDDY_ERANGE when @from_offset is beyond the high
+ * watermark (a stale checkpoint), EDDY_EKAFKA when no progress was made for
+ * 120 s (e.g. a transaction left open by a producer that is not replaced).
+ */
+eddy_err_t eddy__kafka_read_partition(const struct eddy_kconf *conf, const char *topic,
+                                      int32_t partition, int64_t from_offset,
+                                      eddy_err_t (*fn)(void *ctx, const void *key, size_t klen,
+                                                       const void *value, size_t vlen,
+                                                       int64_t offset),
+                                      void *ctx, int64_t *next_offset);
+
+#endif
