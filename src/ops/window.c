@@ -555,11 +555,13 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
     return EDDY_OK;
 }
 
-eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
-                             const void *value, size_t value_len, int64_t stream_time)
+/* Finds or makes the row of a persisted key; NULL row with EDDY_OK when its
+ * window is closed at @stream_time. */
+static eddy_err_t row_for_key(struct eddy_window_store *ws, const void *key, size_t key_len,
+                              int64_t stream_time, struct window **wout, struct row **out)
 {
-    const unsigned char *v = value;
-    if (key_len < 8 || value_len < 2 || v[0] != EDDY_WINDOW_ROW_FORMAT || v[1] != ws->n_accs)
+    *out = NULL;
+    if (key_len < 8)
         return EDDY_EPARSE;
     int64_t start = eddy__be64_get(key);
     if (window_closed(ws, start, stream_time))
@@ -574,18 +576,85 @@ eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size
     eddy_buf_append(&ws->key, group, key_len - 8);
     if (eddy_buf_err(&ws->key))
         return EDDY_ENOMEM;
-    struct row *r = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
-    if (!r)
-        return EDDY_ENOMEM;
+    *wout = w;
+    *out = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
+    return *out ? EDDY_OK : EDDY_ENOMEM;
+}
+
+/* Decodes the accumulators of a persisted value; with @merge they are added
+ * to @r's, else they replace them. */
+static eddy_err_t row_decode(struct eddy_window_store *ws, struct row *r, const void *value,
+                             size_t value_len, bool merge)
+{
+    const unsigned char *v = value;
+    if (value_len < 2 || v[0] != EDDY_WINDOW_ROW_FORMAT || v[1] != ws->n_accs)
+        return EDDY_EPARSE;
     size_t pos = 2;
-    for (size_t a = 0; a < ws->n_accs; a++) {
+    eddy_err_t err = EDDY_OK;
+    for (size_t a = 0; a < ws->n_accs && !err; a++) {
+        struct eddy_acc acc;
         size_t used = 0;
-        eddy_acc_release(&r->accs[a], ws->accs[a].kind);
-        eddy_err_t err = eddy_acc_decode(&r->accs[a], ws->accs[a].kind, v + pos,
-                                         value_len - pos, &used);
-        if (err)
-            return err;
+        eddy_acc_init(&acc);
+        err = eddy_acc_decode(&acc, ws->accs[a].kind, v + pos, value_len - pos, &used);
+        if (!err && merge)
+            err = eddy_acc_merge(&r->accs[a], &acc, ws->accs[a].kind);
+        if (!err && !merge) {
+            eddy_acc_release(&r->accs[a], ws->accs[a].kind);
+            r->accs[a] = acc;
+            eddy_acc_init(&acc);
+        }
+        eddy_acc_release(&acc, ws->accs[a].kind);
         pos += used;
     }
-    return pos == value_len ? EDDY_OK : EDDY_EPARSE;
+    if (!err && pos != value_len)
+        err = EDDY_EPARSE;
+    return err;
+}
+
+eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
+                             const void *value, size_t value_len, int64_t stream_time)
+{
+    struct window *w;
+    struct row *r;
+    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r);
+    return err || !r ? err : row_decode(ws, r, value, value_len, false);
+}
+
+eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, size_t key_len,
+                              const void *value, size_t value_len, int64_t stream_time,
+                              bool *late)
+{
+    struct window *w;
+    struct row *r;
+    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r);
+    *late = !err && !r;
+    if (err || !r)
+        return err;
+    if ((err = row_decode(ws, r, value, value_len, true)))
+        return err;
+    r->dirty = r->changed = true;
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
+                             eddy_err_t (*fn)(void *ctx, const void *key, size_t key_len,
+                                              const void *value, size_t value_len),
+                             void *ctx)
+{
+    eddy_err_t err = EDDY_OK;
+    for (size_t i = 0; i < ws->n_windows && !err; i++) {
+        struct window *w = &ws->windows[i];
+        for (size_t k = 0; k < w->cap && !err; k++) {
+            struct row *r = w->slots[k];
+            if (!r || (err = encode_row(ws, w->start, r)))
+                continue;
+            size_t key_len = 8 + r->key_len;
+            err = fn(ctx, ws->persist.data, key_len, ws->persist.data + key_len,
+                     ws->persist.len - key_len);
+        }
+    }
+    for (size_t i = 0; i < ws->n_windows; i++)
+        window_release(ws, &ws->windows[i]);
+    ws->n_windows = 0;
+    return err;
 }

@@ -96,6 +96,22 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
 eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
                              const void *value, size_t value_len, int64_t stream_time);
 
+/*
+ * Repartitioning (Kafka mode). A combining store holds partial aggregates of
+ * one input partition: eddy__window_ship() hands every row over (key and
+ * value as for persistence) and empties the store. The owning task of the
+ * group key merges them with eddy__window_merge(), which adds the partial row
+ * to the row of the same window and key (creating it); *late is set when that
+ * window is already closed at @stream_time (the partial is then left out).
+ */
+eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
+                             eddy_err_t (*fn)(void *ctx, const void *key, size_t key_len,
+                                              const void *value, size_t value_len),
+                             void *ctx);
+eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, size_t key_len,
+                              const void *value, size_t value_len, int64_t stream_time,
+                              bool *late);
+
 /* Open windows and rows, and approximate bytes held (for metrics and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);
 size_t eddy__window_rows(const struct eddy_window_store *ws);

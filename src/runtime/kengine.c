@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "sink/kafka.h"
@@ -45,6 +46,9 @@ struct ktask {
     struct eddy_task *task;
     struct eddy_store **stores; /* per store name */
     int64_t next_offset;        /* next input offset to commit, -1: none processed */
+    int64_t *repart_next;       /* per aggregation: next repartition offset, -1: none */
+    int64_t reported_time;      /* stream time last sent to the repartition topics */
+    int64_t opened_ns;          /* when the partition was assigned (monotonic) */
     bool active;
 };
 
@@ -61,6 +65,9 @@ struct eddy_kengine {
     size_t n_stores;
     char **changelogs; /* per store */
     char *dlq_topic;
+    char **repart_topics; /* per aggregation; NULL when it is not repartitioned */
+    const char **topics;  /* every topic written: for warming the producer */
+    size_t n_topics;
     int n_partitions;
     struct ktask *tasks; /* indexed by partition */
     struct eddy_state_batch *batch;
@@ -111,7 +118,7 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
 static eddy_err_t create_topics(struct eddy_kengine *e)
 {
     const struct eddy_plan *plan = e->plan;
-    size_t n = 0, cap = e->n_stores + plan->n_aggregations + plan->n_alerts + 1;
+    size_t n = 0, cap = e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 1;
     struct eddy_topic_spec *specs = eddy_calloc(cap, sizeof *specs);
     if (!specs)
         return EDDY_ENOMEM;
@@ -125,6 +132,10 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
     for (size_t a = 0; a < plan->n_aggregations; a++)
         specs[n++] = (struct eddy_topic_spec){plan->aggregations[a].output_topic,
                                               e->n_partitions, -1, "delete", -1};
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (e->repart_topics[a])
+            specs[n++] = (struct eddy_topic_spec){e->repart_topics[a], e->n_partitions, -1,
+                                                  "delete", 86400000};
     for (size_t a = 0; a < plan->n_alerts; a++) {
         bool seen = false;
         for (size_t k = 0; k < n; k++)
@@ -134,6 +145,9 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
                                                   e->n_partitions, -1, "delete", -1};
     }
     eddy_err_t err = eddy__kafka_create_topics(&e->conf, specs, n);
+    for (size_t k = 0; k < n; k++)
+        e->topics[k] = specs[k].name;
+    e->n_topics = n;
     eddy_free(specs);
     return err;
 }
@@ -228,6 +242,8 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
     struct eddy_output out = {task_output, kt};
     eddy_err_t err = eddy__task_new(e->plan, e->plan->source.topic, kt->partition, &out,
                                     &kt->task);
+    if (!err)
+        err = eddy__task_enable_repartition(kt->task, (size_t)e->n_partitions);
     for (size_t s = 0; !err && s < e->n_stores; s++) {
         struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0};
         err = eddy__store_scan(kt->stores[s], NULL, 0, NULL, 0, load_record, &l);
@@ -271,10 +287,16 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     if (partition < 0 || partition >= e->n_partitions)
         return EDDY_EINVAL;
     struct ktask *kt = &e->tasks[partition];
+    if (kt->active)
+        return EDDY_OK; /* opened for another topic of the same partition */
     kt->engine = e;
     kt->partition = partition;
     kt->next_offset = -1;
+    for (size_t a = 0; a < e->plan->n_aggregations; a++)
+        kt->repart_next[a] = -1;
+    kt->reported_time = INT64_MIN;
     int64_t started = eddy_mono_ns();
+    kt->opened_ns = started;
     eddy_err_t err = EDDY_OK;
     for (size_t s = 0; !err && s < e->n_stores; s++)
         err = restore_store_retrying(e, s, partition, &kt->stores[s]);
@@ -294,6 +316,8 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
 
 static void task_close(struct ktask *kt)
 {
+    if (!kt->active)
+        return;
     eddy__task_free(kt->task);
     kt->task = NULL;
     kt->active = false;
@@ -344,20 +368,44 @@ static eddy_err_t change_closed(void *ctx, const char *store, int64_t start)
 static rd_kafka_topic_partition_list_t *positions(struct eddy_kengine *e)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p].active && e->tasks[p].next_offset >= 0)
+    for (int p = 0; p < e->n_partitions; p++) {
+        const struct ktask *kt = &e->tasks[p];
+        if (!kt->active)
+            continue;
+        if (kt->next_offset >= 0)
             rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p)->offset =
-                e->tasks[p].next_offset;
+                kt->next_offset;
+        for (size_t a = 0; a < e->plan->n_aggregations; a++)
+            if (e->repart_topics[a] && kt->repart_next[a] >= 0)
+                rd_kafka_topic_partition_list_add(list, e->repart_topics[a], p)->offset =
+                    kt->repart_next[a];
+    }
     return list;
 }
 
 static rd_kafka_topic_partition_list_t *active_partitions(struct eddy_kengine *e)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
-    for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p].active)
-            rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p].active)
+            continue;
+        rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
+        for (size_t a = 0; a < e->plan->n_aggregations; a++)
+            if (e->repart_topics[a])
+                rd_kafka_topic_partition_list_add(list, e->repart_topics[a], p);
+    }
     return list;
+}
+
+/* A new producer (transactional with exactly once), its topics warmed so the
+ * first commit does not wait for topic discovery. */
+static eddy_err_t new_producer(struct eddy_kengine *e)
+{
+    eddy_err_t err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL,
+                                         &e->producer);
+    if (!err)
+        err = eddy__kproducer_warm(e->producer, e->topics, e->n_topics);
+    return err;
 }
 
 static eddy_err_t begin(struct eddy_kengine *e)
@@ -374,8 +422,7 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
         eddy_log(EDDY_LOG_WARN, "commit", "producer is unusable; making a new one");
         eddy__kproducer_free(e->producer);
         e->producer = NULL;
-        eddy_err_t err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL,
-                                             &e->producer);
+        eddy_err_t err = new_producer(e);
         if (err)
             return err;
     } else if (cause == EDDY_EKAFKA && e->exactly_once) {
@@ -389,10 +436,64 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
     for (int p = 0; !err && p < e->n_partitions; p++)
         if (e->tasks[p].active) {
             e->tasks[p].next_offset = -1;
+            for (size_t a = 0; a < e->plan->n_aggregations; a++)
+                e->tasks[p].repart_next[a] = -1;
             err = task_load(e, &e->tasks[p]);
         }
     eddy__state_batch_clear(e->batch);
     return err ? err : begin(e);
+}
+
+/*
+ * Repartition topic records:
+ *   partial row: key = 8-byte window start + group key, value = the row's
+ *     persisted form (ops/window.h; first byte EDDY_WINDOW_ROW_FORMAT), sent
+ *     to the partition that owns the group key (eddy_hash64 of the group key
+ *     modulo the partition count);
+ *   stream-time report: no key, value = 'W', 8-byte big-endian source
+ *     partition, 8-byte order-preserving stream time; sent to every partition
+ *     after the task's partials of the same commit, so a report never
+ *     overtakes a partial it covers.
+ */
+#define REPORT_TAG 'W'
+#define EMPTY_REPORT_NS 5000000000LL /* 5 s, like Kafka Streams' task idling */
+
+static eddy_err_t ship(void *ctx, size_t a, const void *key, size_t key_len, const void *value,
+                       size_t value_len)
+{
+    struct ktask *kt = ctx;
+    struct eddy_kengine *e = kt->engine;
+    int32_t partition =
+        (int32_t)(eddy_hash64((const char *)key + 8, key_len - 8, 0) % (uint64_t)e->n_partitions);
+    return eddy__kproducer_send(e->producer, e->repart_topics[a], partition, key, key_len, value,
+                                value_len);
+}
+
+/* Ships the partials of @kt and reports its stream time when it moved. */
+static eddy_err_t ship_task(struct eddy_kengine *e, struct ktask *kt)
+{
+    eddy_err_t err = eddy__task_ship(kt->task, ship, kt);
+    int64_t now = eddy__task_stream_time(kt->task);
+    if (now == INT64_MIN) {
+        /* no data yet: report "empty" (which lets downstream windows close
+         * without this partition) only after an idle grace period, so a
+         * partition the consumer has not fetched from yet holds them back */
+        if (eddy_mono_ns() - kt->opened_ns < EMPTY_REPORT_NS)
+            return err;
+        now = EDDY_TASK_TIME_EMPTY;
+    }
+    if (err || now == kt->reported_time)
+        return err;
+    unsigned char report[17] = {REPORT_TAG};
+    eddy__be64_put(report + 1, kt->partition);
+    eddy__be64_put(report + 9, now);
+    for (size_t a = 0; !err && a < e->plan->n_aggregations; a++)
+        for (int p = 0; !err && e->repart_topics[a] && p < e->n_partitions; p++)
+            err = eddy__kproducer_send(e->producer, e->repart_topics[a], p, NULL, 0, report,
+                                       sizeof report);
+    if (!err)
+        kt->reported_time = now;
+    return err;
 }
 
 static eddy_err_t commit(struct eddy_kengine *e)
@@ -400,6 +501,9 @@ static eddy_err_t commit(struct eddy_kengine *e)
     int64_t started = eddy_mono_ns();
     eddy__state_batch_clear(e->batch);
     eddy_err_t err = EDDY_OK;
+    for (int p = 0; !err && p < e->n_partitions; p++)
+        if (e->tasks[p].active)
+            err = ship_task(e, &e->tasks[p]);
     for (int p = 0; !err && p < e->n_partitions; p++) {
         if (!e->tasks[p].active)
             continue;
@@ -497,15 +601,25 @@ static eddy_err_t setup(struct eddy_kengine *e)
     e->tasks = eddy_calloc((size_t)e->n_partitions, sizeof *e->tasks);
     e->dlq_topic = topic_name(plan->name, "dlq", "");
     e->txn_id = topic_name(plan->name, o->instance, "");
-    if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id)
+    e->repart_topics = eddy_calloc(plan->n_aggregations + 1, sizeof *e->repart_topics);
+    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 1,
+                            sizeof *e->topics);
+    if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id ||
+        !e->repart_topics || !e->topics)
         return EDDY_ENOMEM;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (plan->aggregations[a].repartition &&
+            !(e->repart_topics[a] = topic_name(plan->name, plan->aggregations[a].name,
+                                               "repartition")))
+            return EDDY_ENOMEM;
     for (size_t s = 0; s < e->n_stores; s++) {
         if (!(e->changelogs[s] = topic_name(plan->name, e->store_names[s], "changelog")))
             return EDDY_ENOMEM;
     }
     for (int p = 0; p < e->n_partitions; p++) {
         e->tasks[p].stores = eddy_calloc(e->n_stores, sizeof *e->tasks[p].stores);
-        if (!e->tasks[p].stores)
+        e->tasks[p].repart_next = eddy_calloc(plan->n_aggregations + 1, sizeof(int64_t));
+        if (!e->tasks[p].stores || !e->tasks[p].repart_next)
             return EDDY_ENOMEM;
     }
     if ((err = create_topics(e)))
@@ -515,13 +629,20 @@ static eddy_err_t setup(struct eddy_kengine *e)
         return err;
     if ((err = eddy__state_batch_new(&e->batch)))
         return err;
-    if ((err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL, &e->producer)))
-        return err;
-    if ((err = begin(e)))
+    if ((err = new_producer(e)) || (err = begin(e)))
         return err;
     struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, e};
-    const char *topics[] = {plan->source.topic};
-    return eddy__kconsumer_new(&e->conf, plan->name, topics, 1, &cbs, &e->consumer);
+    const char **topics = eddy_calloc(plan->n_aggregations + 1, sizeof *topics);
+    if (!topics)
+        return EDDY_ENOMEM;
+    size_t n = 0;
+    topics[n++] = plan->source.topic;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (e->repart_topics[a])
+            topics[n++] = e->repart_topics[a];
+    err = eddy__kconsumer_new(&e->conf, plan->name, topics, n, &cbs, &e->consumer);
+    eddy_free(topics);
+    return err;
 }
 
 static void teardown(struct eddy_kengine *e)
@@ -531,7 +652,12 @@ static void teardown(struct eddy_kengine *e)
     for (int p = 0; e->tasks && p < e->n_partitions; p++) {
         eddy__task_free(e->tasks[p].task);
         eddy_free(e->tasks[p].stores);
+        eddy_free(e->tasks[p].repart_next);
     }
+    for (size_t a = 0; e->repart_topics && a < e->plan->n_aggregations; a++)
+        eddy_free(e->repart_topics[a]);
+    eddy_free(e->repart_topics);
+    eddy_free(e->topics);
     eddy_free(e->tasks);
     eddy__state_batch_free(e->batch);
     eddy__state_close(e->state);
@@ -542,6 +668,51 @@ static void teardown(struct eddy_kengine *e)
     eddy_free(e->dlq_topic);
     eddy_free(e->txn_id);
     eddy_free(e->props);
+}
+
+/* Whether a task has yet to report its stream time to the repartition
+ * topics (even a task without data must, or no window closes downstream). */
+static bool unreported(const struct eddy_kengine *e)
+{
+    for (size_t a = 0; a < e->plan->n_aggregations; a++)
+        if (e->repart_topics[a])
+            for (int p = 0; p < e->n_partitions; p++)
+                if (e->tasks[p].active && e->tasks[p].reported_time == INT64_MIN)
+                    return true;
+    return false;
+}
+
+/* One consumed record: input to its task, or a partial aggregate from a
+ * repartition topic to the task that owns its group key. */
+static eddy_err_t route(struct eddy_kengine *e, struct ktask *kt, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (strcmp(topic, e->plan->source.topic) == 0) {
+        eddy_err_t err = eddy__task_process(kt->task, m->payload ? m->payload : "", m->len,
+                                            m->offset, false);
+        if (!err)
+            kt->next_offset = m->offset + 1;
+        return err;
+    }
+    for (size_t a = 0; a < e->plan->n_aggregations; a++) {
+        if (!e->repart_topics[a] || strcmp(topic, e->repart_topics[a]) != 0)
+            continue;
+        eddy_err_t err = EDDY_OK;
+        const unsigned char *v = m->payload;
+        if (m->len == 17 && v[0] == REPORT_TAG) {
+            err = eddy__task_source_time(kt->task, a, (size_t)eddy__be64_get(v + 1),
+                                         eddy__be64_get(v + 9));
+        } else if (m->len > 0 && m->key) {
+            err = eddy__task_merge(kt->task, a, m->key, m->key_len, v, m->len, m->offset);
+        } else {
+            eddy_log(EDDY_LOG_WARN, "engine", "skipping malformed record %s[%d]@%lld", topic,
+                     kt->partition, (long long)m->offset);
+        }
+        if (!err)
+            kt->repart_next[a] = m->offset + 1;
+        return err;
+    }
+    return EDDY_OK;
 }
 
 static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *last_records)
@@ -583,19 +754,16 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
             struct ktask *kt = (m->partition >= 0 && m->partition < e.n_partitions)
                                    ? &e.tasks[m->partition] : NULL;
             if (!err && kt && kt->active) {
-                err = eddy__task_process(kt->task, m->payload ? m->payload : "", m->len,
-                                         m->offset, false);
-                if (!err) {
-                    kt->next_offset = m->offset + 1;
-                    uncommitted++;
-                }
+                err = route(&e, kt, m);
+                uncommitted += !err;
             }
             rd_kafka_message_destroy(m);
         }
         e.records += n;
         if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
             err = recover(&e, err);
-        if (!err && uncommitted && eddy_mono_ns() - last_commit >= interval_ns) {
+        if (!err && (uncommitted || unreported(&e)) &&
+            eddy_mono_ns() - last_commit >= interval_ns) {
             err = commit(&e);
             last_commit = eddy_mono_ns();
             uncommitted = 0;

@@ -4,6 +4,7 @@
 #include "runtime/task.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/decode.h"
@@ -26,6 +27,15 @@ struct eddy_task {
     struct eddy_decoder *decoder;
     struct eddy_dedup_store *dedup;
     struct eddy_window_store **stores;
+    /* Kafka mode, aggregations with repartition: partials of this partition
+     * (combine[a]), and the stream time of the merged store stores[a] */
+    struct eddy_window_store **combine;
+    int64_t *agg_time, *agg_time_persisted;
+    /* per repartitioned aggregation, per source partition: the latest stream
+     * time that source reported (INT64_MIN: none yet); agg_time[a] is their
+     * minimum over the sources that reported (a watermark) */
+    int64_t **source_time, **source_time_persisted;
+    size_t n_sources;
     struct eddy_alert_state *alerts;
     struct eddy_value *slots;
     char *scratch;
@@ -80,7 +90,18 @@ void eddy__task_free(struct eddy_task *task)
     eddy__dedup_free(task->dedup);
     for (size_t a = 0; task->stores && a < task->plan->n_aggregations; a++)
         eddy__window_store_free(task->stores[a]);
+    for (size_t a = 0; task->combine && a < task->plan->n_aggregations; a++)
+        eddy__window_store_free(task->combine[a]);
     eddy_free(task->stores);
+    eddy_free(task->combine);
+    eddy_free(task->agg_time);
+    eddy_free(task->agg_time_persisted);
+    for (size_t a = 0; task->source_time && a < task->plan->n_aggregations; a++) {
+        eddy_free(task->source_time[a]);
+        eddy_free(task->source_time_persisted[a]);
+    }
+    eddy_free(task->source_time);
+    eddy_free(task->source_time_persisted);
     eddy__alert_state_free(task->alerts);
     eddy_free(task->slots);
     eddy_free(task->scratch);
@@ -141,10 +162,16 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
     return eddy__alert_on_row(t->alerts, (size_t)(agg - t->plan->aggregations), row, emit_alert, t);
 }
 
+/* Stream time of the store that emits aggregation @a. */
+static int64_t emit_time(const struct eddy_task *t, size_t a)
+{
+    return t->combine && t->combine[a] ? t->agg_time[a] : t->stream_time;
+}
+
 static eddy_err_t advance(struct eddy_task *t, bool flush)
 {
     for (size_t a = 0; a < t->plan->n_aggregations; a++) {
-        eddy_err_t err = eddy__window_advance(t->stores[a], t->stream_time, flush, emit_row, t);
+        eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
         if (err)
             return err;
     }
@@ -182,7 +209,8 @@ static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, s
                 continue;
         }
         bool late;
-        eddy_err_t err = eddy__window_add(t->stores[a], t->slots, ts, t->stream_time, &late);
+        struct eddy_window_store *ws = t->combine && t->combine[a] ? t->combine[a] : t->stores[a];
+        eddy_err_t err = eddy__window_add(ws, t->slots, ts, t->stream_time, &late);
         if (err)
             return err;
         if (late && used + strlen(agg->name) + 3 < cap)
@@ -261,6 +289,8 @@ const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task)
     return &task->stats;
 }
 
+static void watermark(struct eddy_task *t, size_t a);
+
 /* ---- persistence ---- */
 
 struct change_ctx {
@@ -304,6 +334,20 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
             return err;
         t->persisted_stream_time = t->stream_time;
     }
+    for (size_t a = 0; t->combine && a < t->plan->n_aggregations; a++) {
+        for (size_t src = 0; t->combine[a] && src < t->n_sources; src++) {
+            if (t->source_time[a][src] == t->source_time_persisted[a][src])
+                continue;
+            char key[192];
+            unsigned char be[8];
+            int n = snprintf(key, sizeof key, "source_time:%s:%zu",
+                             t->plan->aggregations[a].name, src);
+            eddy__be64_put(be, t->source_time[a][src]);
+            if ((err = changes->put(changes->ctx, EDDY_TASK_META_STORE, key, (size_t)n, be, 8)))
+                return err;
+            t->source_time_persisted[a][src] = t->source_time[a][src];
+        }
+    }
     if (t->dedup) {
         struct change_ctx c = {changes, EDDY_TASK_DEDUP_STORE};
         struct eddy_dedup_changes dc = {dedup_put, dedup_del, &c};
@@ -323,9 +367,29 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
                            size_t key_len, const void *value, size_t value_len)
 {
     if (strcmp(store, EDDY_TASK_META_STORE) == 0) {
-        if (key_len == 11 && memcmp(key, "stream_time", 11) == 0 && value_len == 8) {
+        if (value_len != 8)
+            return EDDY_EPARSE;
+        if (key_len == 11 && memcmp(key, "stream_time", 11) == 0) {
             t->stream_time = eddy__be64_get(value);
             t->persisted_stream_time = t->stream_time;
+        }
+        for (size_t a = 0; t->combine && a < t->plan->n_aggregations; a++) {
+            const char *name = t->plan->aggregations[a].name;
+            size_t nl = strlen(name);
+            const char *k = key;
+            if (!t->combine[a] || key_len <= 12 + nl + 1 || memcmp(k, "source_time:", 12) != 0 ||
+                memcmp(k + 12, name, nl) != 0 || k[12 + nl] != ':')
+                continue;
+            char digits[24];
+            size_t dl = key_len - 13 - nl;
+            if (dl >= sizeof digits)
+                return EDDY_EPARSE;
+            memcpy(digits, k + 13 + nl, dl);
+            digits[dl] = '\0';
+            size_t src = (size_t)strtoull(digits, NULL, 10);
+            if (src < t->n_sources)
+                t->source_time[a][src] = t->source_time_persisted[a][src] = eddy__be64_get(value);
+            watermark(t, a);
         }
         return EDDY_OK;
     }
@@ -341,7 +405,7 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
     for (size_t a = 0; a < t->plan->n_aggregations; a++)
         if (strcmp(store, t->plan->aggregations[a].name) == 0)
             return eddy__window_load(t->stores[a], key, key_len, value, value_len,
-                                     t->stream_time);
+                                     emit_time(t, a));
     return EDDY_ENOTFOUND;
 }
 
@@ -358,4 +422,117 @@ const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n)
         names[k++] = plan->aggregations[a].name;
     *n = k;
     return names;
+}
+
+/* ---- repartitioning ---- */
+
+eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)
+{
+    const struct eddy_plan *plan = t->plan;
+    size_t n = plan->n_aggregations ? plan->n_aggregations : 1;
+    t->n_sources = n_sources;
+    t->combine = eddy_calloc(n, sizeof *t->combine);
+    t->agg_time = eddy_calloc(n, sizeof *t->agg_time);
+    t->agg_time_persisted = eddy_calloc(n, sizeof *t->agg_time_persisted);
+    t->source_time = eddy_calloc(n, sizeof *t->source_time);
+    t->source_time_persisted = eddy_calloc(n, sizeof *t->source_time_persisted);
+    if (!t->combine || !t->agg_time || !t->agg_time_persisted || !t->source_time ||
+        !t->source_time_persisted)
+        return EDDY_ENOMEM;
+    for (size_t a = 0; a < plan->n_aggregations; a++) {
+        t->agg_time[a] = t->agg_time_persisted[a] = INT64_MIN;
+        if (!plan->aggregations[a].repartition)
+            continue;
+        t->source_time[a] = eddy_malloc(n_sources * sizeof(int64_t) + 1);
+        t->source_time_persisted[a] = eddy_malloc(n_sources * sizeof(int64_t) + 1);
+        if (!t->source_time[a] || !t->source_time_persisted[a])
+            return EDDY_ENOMEM;
+        for (size_t src = 0; src < n_sources; src++)
+            t->source_time[a][src] = t->source_time_persisted[a][src] = EDDY_TASK_TIME_UNKNOWN;
+        eddy_err_t err = eddy__window_store_new(&plan->aggregations[a], plan->grace_ms,
+                                                &t->combine[a]);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+/* The merged store's stream time: the minimum over the source partitions
+ * that reported a stream time, so a window closes only once every source
+ * has passed its end + grace (it never moves back). */
+static void watermark(struct eddy_task *t, size_t a)
+{
+    int64_t low = INT64_MAX;
+    for (size_t src = 0; src < t->n_sources; src++) {
+        int64_t time = t->source_time[a][src];
+        if (time == EDDY_TASK_TIME_UNKNOWN)
+            return; /* a source has not reported yet: nothing may close */
+        if (time != EDDY_TASK_TIME_EMPTY && time < low)
+            low = time;
+    }
+    if (low != INT64_MAX && low > t->agg_time[a])
+        t->agg_time[a] = low;
+}
+
+eddy_err_t eddy__task_source_time(struct eddy_task *t, size_t a, size_t source,
+                                  int64_t source_stream_time)
+{
+    if (!t->combine || a >= t->plan->n_aggregations || !t->combine[a] || source >= t->n_sources)
+        return EDDY_EINVAL;
+    if (source_stream_time > t->source_time[a][source])
+        t->source_time[a][source] = source_stream_time;
+    watermark(t, a);
+    return eddy__window_advance(t->stores[a], t->agg_time[a], false, emit_row, t);
+}
+
+struct ship_ctx {
+    eddy_task_ship_fn fn;
+    void *ctx;
+    size_t aggregation;
+};
+
+static eddy_err_t ship_row(void *ctx, const void *key, size_t key_len, const void *value,
+                           size_t value_len)
+{
+    struct ship_ctx *s = ctx;
+    return s->fn(s->ctx, s->aggregation, key, key_len, value, value_len);
+}
+
+eddy_err_t eddy__task_ship(struct eddy_task *t, eddy_task_ship_fn fn, void *ctx)
+{
+    for (size_t a = 0; t->combine && a < t->plan->n_aggregations; a++) {
+        if (!t->combine[a])
+            continue;
+        struct ship_ctx s = {fn, ctx, a};
+        eddy_err_t err = eddy__window_ship(t->combine[a], ship_row, &s);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__task_merge(struct eddy_task *t, size_t a, const void *key, size_t key_len,
+                            const void *value, size_t value_len, int64_t offset)
+{
+    if (!t->combine || a >= t->plan->n_aggregations || !t->combine[a])
+        return EDDY_EINVAL;
+    bool late;
+    eddy_err_t err = eddy__window_merge(t->stores[a], key, key_len, value, value_len,
+                                        t->agg_time[a], &late);
+    if (err == EDDY_EPARSE) {
+        t->stats.records_in++;
+        return dead_letter(t, EDDY_DL_MALFORMED_JSON, "undecodable partial aggregate on the "
+                           "repartition topic", value, value_len, offset);
+    }
+    if (err)
+        return err;
+    if (late) {
+        char detail[200];
+        snprintf(detail, sizeof detail, "partial aggregate of %s arrived after its window "
+                 "closed", t->plan->aggregations[a].name);
+        t->stats.records_in++;
+        if ((err = dead_letter(t, EDDY_DL_LATE, detail, key, key_len, offset)))
+            return err;
+    }
+    return EDDY_OK;
 }

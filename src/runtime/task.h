@@ -78,6 +78,33 @@ eddy_err_t eddy__task_load(struct eddy_task *task, const char *store, const void
  * Owned by the caller (free the array with eddy_free; names are borrowed). */
 const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n);
 
+/*
+ * Repartitioning (Kafka mode; plan aggregations with `repartition`). After
+ * eddy__task_enable_repartition(), records of such an aggregation go into a
+ * combining store instead of the emitting one. eddy__task_ship() hands the
+ * partial rows over (and empties the combining stores); the runtime sends
+ * them to the task that owns each group key, whose eddy__task_merge() adds
+ * them to its emitting store. That store has its own stream time, a
+ * watermark: the smallest of the stream times the @n_sources input tasks
+ * reported with eddy__task_source_time(), defined once every source has
+ * reported (a source without data reports EDDY_TASK_TIME_EMPTY and does not
+ * hold the watermark back), so a window closes only once every source has
+ * passed its end + grace. Source times persist in "meta" as "source_time:<aggregation>:<source>".
+ * A partial that arrives for a closed window is a dead letter (late).
+ */
+#define EDDY_TASK_TIME_UNKNOWN INT64_MIN     /* never reported */
+#define EDDY_TASK_TIME_EMPTY (INT64_MIN + 1) /* reported, has seen no data */
+typedef eddy_err_t (*eddy_task_ship_fn)(void *ctx, size_t aggregation, const void *key,
+                                        size_t key_len, const void *value, size_t value_len);
+eddy_err_t eddy__task_enable_repartition(struct eddy_task *task, size_t n_sources);
+eddy_err_t eddy__task_ship(struct eddy_task *task, eddy_task_ship_fn fn, void *ctx);
+eddy_err_t eddy__task_merge(struct eddy_task *task, size_t aggregation, const void *key,
+                            size_t key_len, const void *value, size_t value_len, int64_t offset);
+/* Records that input task @source has reached @source_stream_time, and
+ * closes what the watermark allows. */
+eddy_err_t eddy__task_source_time(struct eddy_task *task, size_t aggregation, size_t source,
+                                  int64_t source_stream_time);
+
 int64_t eddy__task_stream_time(const struct eddy_task *task);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
 
