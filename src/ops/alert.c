@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/hash.h"
 
 struct firing_key {
@@ -24,6 +25,8 @@ struct firing_set {
 struct eddy_alert_state {
     const struct eddy_plan *plan;
     struct firing_set *sets; /* one per alert */
+    bool journaling;
+    struct eddy_buf journal; /* per transition: firing byte, u32 length, state key */
     struct eddy_value *scope; /* group values + metrics of the widest aggregation */
 };
 
@@ -60,6 +63,7 @@ void eddy__alert_state_free(struct eddy_alert_state *st)
     }
     eddy_free(st->sets);
     eddy_free(st->scope);
+    eddy_buf_release(&st->journal);
     eddy_free(st);
 }
 
@@ -148,6 +152,15 @@ eddy_err_t eddy__alert_on_row(struct eddy_alert_state *st, size_t agg_index,
         eddy_err_t err = condition ? set_add(&st->sets[i], hash, row->key, row->key_len)
                                    : (set_remove(&st->sets[i], hash, row->key, row->key_len),
                                       EDDY_OK);
+        if (!err && st->journaling) {
+            uint32_t len = (uint32_t)(strlen(alert->name) + 1 + row->key_len);
+            unsigned char firing = condition;
+            eddy_buf_append(&st->journal, &firing, 1);
+            eddy_buf_append(&st->journal, &len, 4);
+            eddy_buf_append(&st->journal, alert->name, strlen(alert->name) + 1);
+            eddy_buf_append(&st->journal, row->key, row->key_len);
+            err = eddy_buf_err(&st->journal);
+        }
         if (!err)
             err = emit(ctx, alert, condition, agg, row);
         if (err)
@@ -162,4 +175,44 @@ size_t eddy__alert_firing(const struct eddy_alert_state *st)
     for (size_t i = 0; i < st->plan->n_alerts; i++)
         n += st->sets[i].count;
     return n;
+}
+
+eddy_err_t eddy__alert_changes(struct eddy_alert_state *st,
+                               eddy_err_t (*fn)(void *ctx, const void *key, size_t key_len,
+                                                bool firing),
+                               void *ctx)
+{
+    st->journaling = true;
+    size_t pos = 0;
+    while (pos + 5 <= st->journal.len) {
+        uint32_t len;
+        bool firing = st->journal.data[pos] != 0;
+        memcpy(&len, st->journal.data + pos + 1, 4);
+        eddy_err_t err = fn(ctx, st->journal.data + pos + 5, len, firing);
+        if (err)
+            return err;
+        pos += 5 + len;
+    }
+    eddy_buf_reset(&st->journal);
+    return EDDY_OK;
+}
+
+eddy_err_t eddy__alert_load(struct eddy_alert_state *st, const void *key, size_t key_len)
+{
+    const char *name = key;
+    size_t name_len = strnlen(name, key_len);
+    if (name_len == key_len)
+        return EDDY_EPARSE;
+    const unsigned char *group = (const unsigned char *)key + name_len + 1;
+    size_t group_len = key_len - name_len - 1;
+    for (size_t i = 0; i < st->plan->n_alerts; i++) {
+        if (strlen(st->plan->alerts[i].name) != name_len ||
+            memcmp(st->plan->alerts[i].name, name, name_len) != 0)
+            continue;
+        uint64_t hash = eddy_hash64(group, group_len, 0);
+        if (set_contains(&st->sets[i], hash, group, group_len))
+            return EDDY_OK;
+        return set_add(&st->sets[i], hash, group, group_len);
+    }
+    return EDDY_OK; /* an alert removed from the topology */
 }

@@ -32,6 +32,19 @@ eddy_err_t eddy__alert_on_row(struct eddy_alert_state *st, size_t agg_index,
                               const struct eddy_window_row *row, eddy_alert_emit_fn emit,
                               void *ctx);
 
+/*
+ * Persistence (Kafka mode): each firing/resolved transition since the
+ * previous call, as a put (firing) or delete (resolved) of the state key
+ * "<alert name>" NUL "<encoded group key>" with the value "1". Recording
+ * starts with the first call.
+ */
+eddy_err_t eddy__alert_changes(struct eddy_alert_state *st,
+                               eddy_err_t (*fn)(void *ctx, const void *key, size_t key_len,
+                                                bool firing),
+                               void *ctx);
+/* Restores a firing (alert, key) from its state key. */
+eddy_err_t eddy__alert_load(struct eddy_alert_state *st, const void *key, size_t key_len);
+
 /* Number of (alert, key) pairs currently firing. */
 size_t eddy__alert_firing(const struct eddy_alert_state *st);
 

@@ -311,6 +311,13 @@ static eddy_err_t window_closed(void *ctx, int64_t start)
     return c->changes->closed_window(c->changes->ctx, c->store, start);
 }
 
+static eddy_err_t alert_put(void *ctx, const void *key, size_t key_len, bool firing)
+{
+    struct change_ctx *c = ctx;
+    return c->changes->put(c->changes->ctx, c->store, key, key_len, firing ? "1" : NULL,
+                           firing ? 1 : 0);
+}
+
 static eddy_err_t dedup_put(void *ctx, uint64_t hash, int64_t ts)
 {
     struct change_ctx *c = ctx;
@@ -360,6 +367,11 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
         if ((err = eddy__window_changes(t->stores[a], &wc)))
             return err;
     }
+    if (t->plan->n_alerts) {
+        struct change_ctx c = {changes, EDDY_TASK_ALERTS_STORE};
+        if ((err = eddy__alert_changes(t->alerts, alert_put, &c)))
+            return err;
+    }
     return EDDY_OK;
 }
 
@@ -402,6 +414,8 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         memcpy(&ts, value, 8);
         return eddy__dedup_load(t->dedup, hash, ts, t->stream_time);
     }
+    if (strcmp(store, EDDY_TASK_ALERTS_STORE) == 0)
+        return eddy__alert_load(t->alerts, key, key_len);
     for (size_t a = 0; a < t->plan->n_aggregations; a++)
         if (strcmp(store, t->plan->aggregations[a].name) == 0)
             return eddy__window_load(t->stores[a], key, key_len, value, value_len,
@@ -411,7 +425,7 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
 
 const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n)
 {
-    const char **names = eddy_calloc(plan->n_aggregations + 2, sizeof *names);
+    const char **names = eddy_calloc(plan->n_aggregations + 3, sizeof *names);
     if (!names)
         return NULL;
     size_t k = 0;
@@ -420,6 +434,8 @@ const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n)
         names[k++] = EDDY_TASK_DEDUP_STORE;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         names[k++] = plan->aggregations[a].name;
+    if (plan->n_alerts)
+        names[k++] = EDDY_TASK_ALERTS_STORE;
     *n = k;
     return names;
 }

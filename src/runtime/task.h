@@ -52,8 +52,9 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
 /*
  * Persistence (Kafka mode). A task's state lives in named stores: "meta"
  * (key "stream_time": 8 order-preserving bytes, state/be64.h), "dedup" when
- * the topology deduplicates (ops/dedup.h), and one store per aggregation,
- * named after it (ops/window.h). eddy__task_changes() hands over what changed
+ * the topology deduplicates (ops/dedup.h), one store per aggregation,
+ * named after it (ops/window.h), and "alerts" when it has alerts (the firing
+ * ones, ops/alert.h). eddy__task_changes() hands over what changed
  * since its previous call, one put per changed key (value NULL: delete the
  * key), and each closed window (delete its key range). eddy__task_load()
  * rebuilds a fresh task from persisted records, "meta" first. Recording
@@ -62,6 +63,7 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  */
 #define EDDY_TASK_META_STORE "meta"
 #define EDDY_TASK_DEDUP_STORE "dedup"
+#define EDDY_TASK_ALERTS_STORE "alerts"
 
 struct eddy_task_changes {
     eddy_err_t (*put)(void *ctx, const char *store, const void *key, size_t key_len,
