@@ -19,6 +19,7 @@
 #include "runtime/demo.h"
 #include "runtime/engine.h"
 #include "runtime/kengine.h"
+#include "sink/kafka.h"
 #include "sink/file.h"
 
 #define EXIT_USAGE 2
@@ -87,7 +88,10 @@ static const char usage_gen[] =
     "  --skew Z           Zipf exponent of tenant traffic (default 0 = uniform)\n"
     "  --frame-bytes N    frames: target line size (default 2048)\n"
     "  --users N          frames: user pool (default 100000)\n"
-    "  --output PATH      write to PATH instead of stdout\n";
+    "  --output PATH      write to PATH instead of stdout\n"
+    "  --topic T          produce to Kafka topic T instead (keyed by service, or uid)\n"
+    "  --bootstrap H:P    Kafka cluster for --topic (default $EDDY_BOOTSTRAP, else\n"
+    "                     127.0.0.1:9092)\n";
 
 static const char usage_validate[] = "usage: eddy validate TOPOLOGY\n";
 static const char usage_demo[] =
@@ -272,6 +276,42 @@ static eddy_err_t write_line(void *ctx, const char *key, size_t key_len, const c
     return EDDY_OK;
 }
 
+struct kafka_out {
+    struct eddy_kproducer *producer;
+    const char *topic;
+};
+
+static eddy_err_t send_record(void *ctx, const char *key, size_t key_len, const char *value,
+                              size_t value_len)
+{
+    struct kafka_out *k = ctx;
+    return eddy__kproducer_send(k->producer, k->topic, -1, key, key_len, value, value_len);
+}
+
+/* `eddy gen ... --topic T`: keyed records (service, or uid for frames) into T. */
+static int gen_to_kafka(const char *kind, const struct eddy_gen_opts *opts, const char *topic,
+                        const char *bootstrap)
+{
+    struct eddy_kconf conf = {bootstrap ? bootstrap
+                                        : (getenv("EDDY_BOOTSTRAP") ? getenv("EDDY_BOOTSTRAP")
+                                                                    : "127.0.0.1:9092"),
+                              NULL, 0};
+    struct kafka_out out = {NULL, topic};
+    eddy_err_t err = eddy__kproducer_new(&conf, NULL, &out.producer);
+    if (!err) {
+        install_signals();
+        err = eddy_gen_run(kind, opts, send_record, &out, (volatile int *)&stop_requested);
+        if (!err)
+            err = eddy__kproducer_commit(out.producer, NULL, NULL); /* flush */
+    }
+    eddy__kproducer_free(out.producer);
+    if (err) {
+        fprintf(stderr, "eddy: gen to topic '%s' failed: %s\n", topic, eddy_err_message(err));
+        return 1;
+    }
+    return 0;
+}
+
 static int gen_option(struct eddy_gen_opts *o, const char *name, const char *v)
 {
     uint64_t u;
@@ -310,13 +350,17 @@ static int cmd_gen(int argc, char **argv)
 {
     struct eddy_gen_opts opts;
     eddy_gen_opts_defaults(&opts);
-    const char *kind = NULL, *output = NULL;
+    const char *kind = NULL, *output = NULL, *topic = NULL, *bootstrap = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        const char **slot = strcmp(a, "--output") == 0      ? &output
+                            : strcmp(a, "--topic") == 0     ? &topic
+                            : strcmp(a, "--bootstrap") == 0 ? &bootstrap
+                                                            : NULL;
         if (strcmp(a, "--live") == 0) {
             opts.live = true;
-        } else if (strcmp(a, "--output") == 0) {
-            if (!(output = opt_value(argc, argv, &i)))
+        } else if (slot) {
+            if (!(*slot = opt_value(argc, argv, &i)))
                 return usage_error(usage_gen, "option '%s' needs a value", a);
         } else if (a[0] == '-' && a[1] == '-') {
             const char *v = opt_value(argc, argv, &i);
@@ -335,6 +379,8 @@ static int cmd_gen(int argc, char **argv)
     }
     if (!kind || (strcmp(kind, "service-logs") != 0 && strcmp(kind, "frames") != 0))
         return usage_error(usage_gen, "gen needs a KIND: service-logs or frames%s", "");
+    if (topic)
+        return gen_to_kafka(kind, &opts, topic, bootstrap);
     FILE *fp = stdout;
     if (output && strcmp(output, "-") != 0 && !(fp = fopen(output, "w"))) {
         fprintf(stderr, "eddy: cannot open '%s': %s\n", output, strerror(errno));

@@ -72,6 +72,7 @@ struct eddy_kengine {
     struct ktask *tasks; /* indexed by partition */
     struct eddy_state_batch *batch;
     bool exactly_once;
+    volatile sig_atomic_t *stop;
     eddy_err_t pending; /* error raised inside a callback */
     bool failed;        /* a runtime failure: never commit what is in flight */
     /* counters */
@@ -590,7 +591,16 @@ static eddy_err_t setup(struct eddy_kengine *e)
     memcpy(e->props, plan->kafka, plan->n_kafka * sizeof *e->props);
     memcpy(e->props + plan->n_kafka, o->props, o->n_props * sizeof *e->props);
     e->conf = (struct eddy_kconf){o->bootstrap, e->props, plan->n_kafka + o->n_props};
-    eddy_err_t err = eddy__kafka_partition_count(&e->conf, plan->source.topic, &e->n_partitions);
+    eddy_err_t err;
+    for (int64_t backoff_ms = 500;; backoff_ms = backoff_ms < 30000 ? backoff_ms * 2 : 30000) {
+        err = eddy__kafka_partition_count(&e->conf, plan->source.topic, &e->n_partitions);
+        if (err != EDDY_EKAFKA || *e->stop)
+            break;
+        eddy_log(EDDY_LOG_WARN, "engine", "cannot reach the Kafka cluster at %s; retrying in "
+                 "%.1f s", o->bootstrap, (double)backoff_ms / 1000);
+        struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (err == EDDY_ENOTFOUND)
         eddy_log(EDDY_LOG_ERROR, "engine", "input topic '%s' does not exist",
                  plan->source.topic);
@@ -733,7 +743,7 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
 eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
                              volatile sig_atomic_t *stop)
 {
-    struct eddy_kengine e = {.plan = plan, .opts = opts};
+    struct eddy_kengine e = {.plan = plan, .opts = opts, .stop = stop};
     int64_t interval_ns = (opts->commit_interval_ms > 0 ? opts->commit_interval_ms : 100) * 1000000;
     enum { BATCH = 2048 };
     rd_kafka_message_t *msgs[BATCH];
