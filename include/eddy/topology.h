@@ -146,7 +146,7 @@ struct eddy_aggregation {
     struct eddy_emit emit;
     struct eddy_metric *metrics;
     size_t n_metrics;
-    char *output_topic; /* NULL: "<topology name>-<aggregation name>" */
+    char *output_topic; /* default "<topology name>-<aggregation name>" */
     /* Kafka mode: group keys may span input partitions (group_by does not
      * contain every source.key field), so partial aggregates go through the
      * topic "<topology name>-<aggregation name>-repartition" to the task that
@@ -159,7 +159,7 @@ struct eddy_alert {
     char *name;
     size_t aggregation; /* index into plan->aggregations */
     struct eddy_expr *when; /* compiled against the aggregation output scope */
-    char *output_topic;     /* NULL: "<topology name>-alerts" */
+    char *output_topic;     /* default "<topology name>-alerts" */
     int line;
 };
 

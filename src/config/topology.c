@@ -959,6 +959,28 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
     return EDDY_OK;
 }
 
+/* Output topics not named in the file: "<name>-<aggregation>", "<name>-alerts". */
+static eddy_err_t default_topics(struct loader *ld)
+{
+    struct eddy_plan *plan = ld->plan;
+    char topic[512];
+    for (size_t a = 0; a < plan->n_aggregations; a++) {
+        if (plan->aggregations[a].output_topic)
+            continue;
+        snprintf(topic, sizeof topic, "%s-%s", plan->name, plan->aggregations[a].name);
+        if (!(plan->aggregations[a].output_topic = eddy_strdup(topic)))
+            return eddy__cfg_nomem(&ld->c);
+    }
+    for (size_t a = 0; a < plan->n_alerts; a++) {
+        if (plan->alerts[a].output_topic)
+            continue;
+        snprintf(topic, sizeof topic, "%s-alerts", plan->name);
+        if (!(plan->alerts[a].output_topic = eddy_strdup(topic)))
+            return eddy__cfg_nomem(&ld->c);
+    }
+    return EDDY_OK;
+}
+
 static eddy_err_t build_plan(struct loader *ld)
 {
     struct eddy__cfg *c = &ld->c;
@@ -971,7 +993,7 @@ static eddy_err_t build_plan(struct loader *ld)
         parse_alerts(ld, root) || parse_kafka(ld, root))
         return c->err;
     mark_repartition(ld->plan);
-    return EDDY_OK;
+    return default_topics(ld);
 }
 
 eddy_err_t eddy_topology_parse(const char *name, const char *text, size_t len,

@@ -188,7 +188,7 @@ Test(config, full_topology_parses_into_the_exact_plan)
     cr_assert_eq(a->window.advance_ms, 60000);
     cr_assert(a->emit.updates);
     cr_assert_eq(a->emit.update_interval_ms, 5000);
-    cr_assert_null(a->output_topic);
+    cr_assert_str_eq(a->output_topic, "service-health-tenant_5m"); /* the default */
     cr_assert_str_eq(eddy_expr_source(a->metrics[0].arg), "is_slow and not error");
 
     a = &plan->aggregations[2];
