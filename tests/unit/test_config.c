@@ -201,7 +201,7 @@ Test(config, full_topology_parses_into_the_exact_plan)
     cr_assert_eq(plan->alerts[0].aggregation, 0);
     cr_assert_str_eq(plan->alerts[0].output_topic, "slo-alerts");
     cr_assert_eq(plan->alerts[1].aggregation, 1);
-    cr_assert_null(plan->alerts[1].output_topic);
+    cr_assert_str_eq(plan->alerts[1].output_topic, "service-health-alerts"); /* the default */
     /* alert scope: group_by values, then metrics in order */
     struct eddy_value out[10] = {0};
     out[0] = (struct eddy_value){.type = EDDY_V_STR, .as.s = {"auth-service", 12}};
