@@ -56,6 +56,7 @@ struct eddy_window_store {
     struct eddy_value *group, *metrics; /* emission scratch */
     double *errors;
     size_t rows, bytes;
+    bool persisting; /* set by the first eddy__window_changes (Kafka mode) */
     int64_t *closed; /* window starts closed since the last changes() */
     size_t n_closed, cap_closed;
     struct eddy_buf persist; /* key and value scratch for persistence */
@@ -470,7 +471,9 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
            (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
         closed++;
     eddy_err_t err = EDDY_OK;
-    if (ws->n_closed + closed > ws->cap_closed) {
+    if (closed == 0)
+        return flush ? EDDY_OK : emit_updates(ws, stream_time, emit, ctx);
+    if (ws->persisting && ws->n_closed + closed > ws->cap_closed) {
         size_t cap = (ws->n_closed + closed) * 2;
         int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
         if (!starts)
@@ -478,7 +481,7 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
         ws->closed = starts;
         ws->cap_closed = cap;
     }
-    for (size_t i = 0; i < closed; i++)
+    for (size_t i = 0; ws->persisting && i < closed; i++)
         ws->closed[ws->n_closed++] = ws->windows[i].start;
     for (size_t i = 0; i < closed && !err; i++)
         err = emit_window(ws, &ws->windows[i], true, emit, ctx);
@@ -529,6 +532,7 @@ static eddy_err_t encode_row(struct eddy_window_store *ws, int64_t start, const 
 eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
                                 const struct eddy_window_changes *changes)
 {
+    ws->persisting = true;
     for (size_t i = 0; i < ws->n_windows; i++) {
         struct window *w = &ws->windows[i];
         for (size_t k = 0; k < w->cap; k++) {

@@ -76,7 +76,8 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
  * eddy__window_changes() hands over every row added to or changed in an open
  * window since the previous call (one put per changed key, however many
  * events changed it), then the start of every window closed since then (its
- * rows are gone: the caller deletes the key range of that start).
+ * rows are gone: the caller deletes the key range of that start). Closed
+ * windows are recorded from the first call on (local mode never calls it).
  */
 #define EDDY_WINDOW_ROW_FORMAT 1
 
