@@ -70,6 +70,8 @@ static const char usage_run[] =
     "  --instance ID  Kafka mode: stable instance id (default: host name); the\n"
     "                 transactional id is <topology name>-<ID>\n"
     "  --commit-interval-ms N  Kafka mode: transaction commit interval (default 100)\n"
+    "  --replication N  Kafka mode: replication factor of the topics eddy creates\n"
+    "                 (default: the smaller of 3 and the number of brokers)\n"
     "  -X key=value   librdkafka property (after the topology's kafka: section)\n";
 
 static const char usage_gen[] =
@@ -150,8 +152,8 @@ static int cmd_validate(int argc, char **argv)
 
 /* Kafka mode: `eddy run TOPOLOGY` without --input. */
 static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *state_dir,
-                     const char *instance, const char *commit_ms, struct eddy_kv *props,
-                     size_t n_props)
+                     const char *instance, const char *commit_ms, const char *replication,
+                     struct eddy_kv *props, size_t n_props)
 {
     char host[256];
     if (!instance) {
@@ -168,6 +170,7 @@ static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *
         .props = props,
         .n_props = n_props,
         .commit_interval_ms = commit_ms ? atoll(commit_ms) : 100,
+        .replication = replication ? atoi(replication) : -1,
     };
     install_signals();
     eddy_err_t err = eddy__kengine_run(plan, &opts, &stop_requested);
@@ -182,7 +185,7 @@ static int cmd_run(int argc, char **argv)
 {
     const char *topology = NULL, *input = NULL, *output = NULL, *dlq = NULL;
     const char *bootstrap = NULL, *state_dir = NULL, *instance = NULL, *http = NULL;
-    const char *commit_ms = NULL;
+    const char *commit_ms = NULL, *replication = NULL;
     struct eddy_kv props[64];
     size_t n_props = 0;
     for (int i = 2; i < argc; i++) {
@@ -195,6 +198,7 @@ static int cmd_run(int argc, char **argv)
                             : strcmp(a, "--instance") == 0     ? &instance
                             : strcmp(a, "--http") == 0         ? &http
                             : strcmp(a, "--commit-interval-ms") == 0 ? &commit_ms
+                            : strcmp(a, "--replication") == 0  ? &replication
                             : NULL;
         if (strcmp(a, "-X") == 0) {
             const char *kv = opt_value(argc, argv, &i);
@@ -224,7 +228,8 @@ static int cmd_run(int argc, char **argv)
     if (http)
         fprintf(stderr, "eddy: --http is not served yet; ignoring '%s'\n", http);
     if (!input) {
-        int rc = run_kafka(plan, bootstrap, state_dir, instance, commit_ms, props, n_props);
+        int rc = run_kafka(plan, bootstrap, state_dir, instance, commit_ms, replication, props,
+                           n_props);
         for (size_t i = 0; i < n_props; i++)
             free(props[i].key);
         eddy_plan_free(plan);

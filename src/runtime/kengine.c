@@ -38,6 +38,7 @@
 #include "source/kafka.h"
 #include "state/be64.h"
 #include "state/store.h"
+#include "runtime/engine.h"
 #include "runtime/task.h"
 
 struct ktask {
@@ -125,25 +126,26 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
         return EDDY_ENOMEM;
     for (size_t s = 0; s < e->n_stores; s++) {
         int64_t retention = store_retention_ms(plan, e->store_names[s]);
-        specs[n++] = (struct eddy_topic_spec){e->changelogs[s], e->n_partitions, -1,
+        specs[n++] = (struct eddy_topic_spec){e->changelogs[s], e->n_partitions, e->opts->replication,
                                               retention > 0 ? "compact,delete" : "compact",
                                               retention};
     }
-    specs[n++] = (struct eddy_topic_spec){e->dlq_topic, e->n_partitions, -1, "delete", -1};
+    specs[n++] = (struct eddy_topic_spec){e->dlq_topic, e->n_partitions, e->opts->replication,
+                                          "delete", -1};
     for (size_t a = 0; a < plan->n_aggregations; a++)
         specs[n++] = (struct eddy_topic_spec){plan->aggregations[a].output_topic,
-                                              e->n_partitions, -1, "delete", -1};
+                                              e->n_partitions, e->opts->replication, "delete", -1};
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (e->repart_topics[a])
-            specs[n++] = (struct eddy_topic_spec){e->repart_topics[a], e->n_partitions, -1,
-                                                  "delete", 86400000};
+            specs[n++] = (struct eddy_topic_spec){e->repart_topics[a], e->n_partitions,
+                                                  e->opts->replication, "delete", 86400000};
     for (size_t a = 0; a < plan->n_alerts; a++) {
         bool seen = false;
         for (size_t k = 0; k < n; k++)
             seen |= strcmp(specs[k].name, plan->alerts[a].output_topic) == 0;
         if (!seen)
-            specs[n++] = (struct eddy_topic_spec){plan->alerts[a].output_topic,
-                                                  e->n_partitions, -1, "delete", -1};
+            specs[n++] = (struct eddy_topic_spec){plan->alerts[a].output_topic, e->n_partitions,
+                                                  e->opts->replication, "delete", -1};
     }
     eddy_err_t err = eddy__kafka_create_topics(&e->conf, specs, n);
     for (size_t k = 0; k < n; k++)
@@ -731,11 +733,27 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
     if (now - *last_log < 10000000000LL)
         return;
     double secs = (double)(now - *last_log) / 1e9;
+    struct eddy_task_stats sum = {0};
+    for (int p = 0; p < e->n_partitions; p++) {
+        if (!e->tasks[p].active)
+            continue;
+        const struct eddy_task_stats *st = eddy__task_stats(e->tasks[p].task);
+        sum.records_in += st->records_in;
+        sum.records_ok += st->records_ok;
+        sum.duplicates += st->duplicates;
+        sum.results_out += st->results_out;
+        sum.updates_out += st->updates_out;
+        sum.alerts_out += st->alerts_out;
+        for (int r = 0; r < EDDY_DL__COUNT; r++)
+            sum.dead_letters[r] += st->dead_letters[r];
+    }
+    char counts[512];
+    eddy__stats_format(&sum, counts, sizeof counts);
     eddy_log(EDDY_LOG_INFO, "engine", "%.0f records/s, %llu commits (avg %.1f ms, max %.1f ms), "
-             "%llu aborts", (double)(e->records - *last_records) / secs,
+             "%llu aborts; tasks since opened: %s", (double)(e->records - *last_records) / secs,
              (unsigned long long)e->commits,
              e->commits ? (double)e->commit_ns_total / (double)e->commits / 1e6 : 0.0,
-             (double)e->commit_ns_max / 1e6, (unsigned long long)e->aborts);
+             (double)e->commit_ns_max / 1e6, (unsigned long long)e->aborts, counts);
     *last_log = now;
     *last_records = e->records;
 }

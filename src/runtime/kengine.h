@@ -20,6 +20,7 @@ struct eddy_kengine_opts {
     const struct eddy_kv *props; /* -X key=value properties, after the topology's */
     size_t n_props;
     int64_t commit_interval_ms; /* default 100 */
+    int replication;            /* of created topics; -1: min(3, brokers) */
 };
 
 /* Runs until *stop becomes non-zero, then commits, leaves the group and
