@@ -41,6 +41,9 @@ enum eddy_ts_format {
     EDDY_TS_UNIX_MS,     /* number of milliseconds */
 };
 
+/* "string", "int", "number" or "bool". */
+const char *eddy_field_type_name(enum eddy_field_type type);
+
 struct eddy_field {
     char *name;  /* slot name used in expressions */
     char *path;  /* dotted JSON path from the root, default = name */

@@ -122,17 +122,6 @@ static const char *got_name(const struct eddy_value *v)
     }
 }
 
-static const char *expected_name(enum eddy_field_type t)
-{
-    switch (t) {
-    case EDDY_FT_STRING: return "string";
-    case EDDY_FT_INT: return "int";
-    case EDDY_FT_NUMBER: return "number";
-    case EDDY_FT_BOOL: return "bool";
-    }
-    return "?";
-}
-
 static bool type_ok(enum eddy_field_type t, const struct eddy_value *v)
 {
     switch (t) {
@@ -197,7 +186,7 @@ enum eddy_dl_reason eddy__decode(const struct eddy_decoder *d, const char *buf, 
                             f->name);
         } else if (!type_ok(f->type, v)) {
             return fail(EDDY_DL_WRONG_TYPE, detail, detail_len, "field '%s': expected %s, got %s",
-                        f->name, expected_name(f->type), got_name(v));
+                        f->name, eddy_field_type_name(f->type), got_name(v));
         }
         slots[i] = *v;
     }

@@ -32,7 +32,7 @@
 #include "core/time.h"
 #include "eddy/topology.h"
 
-static const char *type_name(enum eddy_field_type t)
+const char *eddy_field_type_name(enum eddy_field_type t)
 {
     switch (t) {
     case EDDY_FT_STRING: return "string";
@@ -78,7 +78,7 @@ static void print_source(const struct eddy_plan *plan, FILE *out)
     fputs("  fields:", out);
     for (size_t i = 0; i < src->n_fields; i++) {
         const struct eddy_field *f = &src->fields[i];
-        fprintf(out, "%s %s %s %s", i ? "," : "", f->name, type_name(f->type),
+        fprintf(out, "%s %s %s %s", i ? "," : "", f->name, eddy_field_type_name(f->type),
                 f->required ? "required" : "optional");
         if (strcmp(f->path, f->name) != 0)
             fprintf(out, " (path %s)", f->path);
