@@ -54,10 +54,20 @@ static void metrics_json(struct eddy_buf *buf, const struct eddy_aggregation *ag
 {
     eddy_buf_puts(buf, "\"metrics\":{");
     for (size_t m = 0; m < agg->n_metrics; m++) {
+        const struct eddy_metric *metric = &agg->metrics[m];
         if (m)
             eddy_buf_putc(buf, ',');
-        name_json(buf, agg->metrics[m].name);
+        name_json(buf, metric->name);
         eddy__value_json(buf, &row->metrics[m]);
+        if (metric->kind == EDDY_M_QUANTILE || metric->kind == EDDY_M_DISTINCT) {
+            /* the error bound of a sketch, relative to the value: 0 when exact */
+            eddy_buf_putc(buf, ',');
+            eddy_buf_json_str(buf, metric->name, strlen(metric->name));
+            if (!buf->oom)
+                buf->len--; /* reopen the closing quote: "<name>_error" */
+            eddy_buf_puts(buf, "_error\":");
+            eddy_buf_json_num(buf, row->errors[m]);
+        }
     }
     eddy_buf_putc(buf, '}');
 }

@@ -10,7 +10,7 @@ output files:
   - the final results: the same (aggregation, window, key) rows; count,
     count_if, sum, min, max, avg and ratio exactly (to 1e-9 relative);
     quantile within 1% of the exact lower-rank value; distinct exact up to
-    256 values, else within 4%;
+    256 values, else within 4%; each sketch's "<metric>_error" bound;
   - the alerts: the firing/resolved sequence per (alert, key) that the
     alert conditions give on eddy's own final rows.
 Supports the subset of the topology language the shipped topologies use.
@@ -262,6 +262,12 @@ def main(topology_path, input_path, results_path, dead_path):
                 if not close_enough(kind, expected, got):
                     print(f"reference: {ident} {mname}: expected {expected}, eddy says {got}")
                     failures += 1
+                if kind in ("quantile", "distinct"):
+                    bound = 0.01 if kind == "quantile" else (0 if expected <= 256 else 1.04 / 128)
+                    if abs(doc["metrics"].get(mname + "_error", -1) - bound) > 1e-12:
+                        print(f"reference: {ident} {mname}_error: expected {bound}, eddy says "
+                              f"{doc['metrics'].get(mname + '_error')}")
+                        failures += 1
                 checked += 1
     for extra in list(rows)[:5]:
         print(f"reference: unexpected result {extra}")
