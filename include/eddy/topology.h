@@ -155,6 +155,12 @@ struct eddy_aggregation {
      * topic "<topology name>-<aggregation name>-repartition" to the task that
      * owns the group key. */
     bool repartition;
+    /* A rollup (window: {..., from: A}) reads no events: it merges the final
+     * rows of the earlier aggregation A (index `from`, tumbling), whose
+     * group_by and metrics it copies, into its coarser windows; sketches
+     * merge, so a day's distinct count comes from its minutes. */
+    bool rollup;
+    size_t from;
     int line;
 };
 

@@ -116,6 +116,8 @@ static void print_aggregation(const struct eddy_plan *plan, const struct eddy_ag
     print_window(&agg->window, out);
     if (agg->repartition)
         fprintf(out, ", repartitioned through %s-%s-repartition", plan->name, agg->name);
+    if (agg->rollup)
+        fprintf(out, ", rolled up from %s", plan->aggregations[agg->from].name);
     if (agg->emit.updates) {
         fputs(", emit updates every ", out);
         print_duration(out, agg->emit.update_interval_ms);

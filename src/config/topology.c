@@ -574,11 +574,13 @@ static void mark_repartition(struct eddy_plan *plan)
                 found |= agg->group_slots[g] == plan->source.key_slots[k];
             covered &= found;
         }
-        agg->repartition = !covered;
+        /* a rollup merges where its source emits: no shuffle of its own */
+        agg->repartition = !covered && !agg->rollup;
     }
 }
 
-static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy_window *w)
+static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy_window *w,
+                               yaml_node_t **from)
 {
     static const char *const kinds[] = {"tumbling", "hopping", "session", NULL};
     struct eddy__cfg *c = &ld->c;
@@ -591,6 +593,10 @@ static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy
         const char *key = eddy__cfg_key(c, p);
         if (strcmp(key, "advance") == 0) {
             advance = eddy__cfg_node(c, p->value);
+            continue;
+        }
+        if (strcmp(key, "from") == 0) {
+            *from = eddy__cfg_node(c, p->value);
             continue;
         }
         int k;
@@ -725,6 +731,66 @@ static eddy_err_t parse_metrics(struct loader *ld, yaml_node_t *node, struct edd
     return EDDY_OK;
 }
 
+/* window.from: the aggregation rolls up the final rows of an earlier
+ * tumbling aggregation; it copies that one's group_by and metrics (argument
+ * expressions compiled again), so both have the same accumulator layout. */
+static eddy_err_t parse_rollup(struct loader *ld, yaml_node_t *agg_node, yaml_node_t *from,
+                               size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_aggregation *agg = &plan->aggregations[index];
+    const char *name;
+    size_t old = eddy__cfg_push(c, "from");
+    if (eddy__cfg_scalar(c, from, &name))
+        return c->err;
+    size_t src = 0;
+    while (src < index && strcmp(plan->aggregations[src].name, name) != 0)
+        src++;
+    if (src == index)
+        return eddy__cfg_fail(c, from, "'%s' is not an earlier aggregation", name);
+    const struct eddy_aggregation *a = &plan->aggregations[src];
+    if (a->window.kind != EDDY_WIN_TUMBLING)
+        return eddy__cfg_fail(c, from, "'%s' must have tumbling windows to be rolled up", name);
+    if (agg->window.kind == EDDY_WIN_SESSION || agg->window.size_ms % a->window.size_ms ||
+        agg->window.advance_ms % a->window.size_ms)
+        return eddy__cfg_fail(c, from, "window size and advance must be multiples of the "
+                              "window of '%s'", name);
+    static const char *const copied[] = {"group_by", "where", "metrics"};
+    for (size_t k = 0; k < 3; k++)
+        if (eddy__cfg_get(c, agg_node, copied[k]))
+            return eddy__cfg_fail(c, from, "a rollup takes its %s from '%s': remove it",
+                                  copied[k], name);
+    agg->rollup = true;
+    agg->from = src;
+    agg->n_group = a->n_group;
+    agg->group_names = eddy_calloc(a->n_group + 1, sizeof *agg->group_names);
+    agg->group_slots = eddy_calloc(a->n_group + 1, sizeof *agg->group_slots);
+    agg->metrics = eddy_calloc(a->n_metrics, sizeof *agg->metrics);
+    if (!agg->group_names || !agg->group_slots || !agg->metrics)
+        return eddy__cfg_nomem(c);
+    for (size_t g = 0; g < a->n_group; g++) {
+        agg->group_slots[g] = a->group_slots[g];
+        if (!(agg->group_names[g] = eddy_strdup(a->group_names[g])))
+            return eddy__cfg_nomem(c);
+    }
+    struct eddy_expr_scope scope = event_scope(ld, plan->n_slots);
+    for (size_t m = 0; m < a->n_metrics; m++) {
+        struct eddy_metric *dst = &agg->metrics[m];
+        const struct eddy_metric *sm = &a->metrics[m];
+        agg->n_metrics = m + 1;
+        *dst = (struct eddy_metric){.kind = sm->kind, .q = sm->q, .line = sm->line};
+        if (!(dst->name = eddy_strdup(sm->name)))
+            return eddy__cfg_nomem(c);
+        char err[256];
+        if (sm->arg &&
+            eddy__expr_compile(eddy_expr_source(sm->arg), &scope, &dst->arg, err, sizeof err))
+            return eddy__cfg_fail(c, from, "%s", err);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
 static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t index)
 {
     struct eddy__cfg *c = &ld->c;
@@ -757,7 +823,10 @@ static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t
     if (eddy__cfg_require(c, node, "window", &v))
         return c->err;
     eddy__cfg_push(c, "window");
-    if (parse_window(ld, v, &agg->window))
+    yaml_node_t *from = NULL;
+    if (parse_window(ld, v, &agg->window, &from))
+        return c->err;
+    if (from && parse_rollup(ld, node, from, index))
         return c->err;
     eddy__cfg_pop(c, old);
     if ((v = eddy__cfg_get(c, node, "emit")) != NULL) {
@@ -766,7 +835,7 @@ static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t
             return c->err;
         eddy__cfg_pop(c, old);
     }
-    if (eddy__cfg_require(c, node, "metrics", &v) || parse_metrics(ld, v, agg))
+    if (!agg->rollup && (eddy__cfg_require(c, node, "metrics", &v) || parse_metrics(ld, v, agg)))
         return c->err;
     return get_output(ld, node, &agg->output_topic);
 }

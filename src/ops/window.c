@@ -57,6 +57,7 @@ struct eddy_window_store {
     double *errors;
     size_t rows, bytes;
     bool persisting; /* set by the first eddy__window_changes (Kafka mode) */
+    bool export;     /* emitted rows carry their persisted form */
     int64_t *closed; /* window starts closed since the last changes() */
     size_t n_closed, cap_closed;
     struct eddy_buf persist; /* key and value scratch for persistence */
@@ -377,6 +378,8 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
     return EDDY_OK;
 }
 
+static eddy_err_t encode_row(struct eddy_window_store *ws, int64_t start, const struct row *r);
+
 /* ---- emission ---- */
 
 static int row_cmp_keys(const void *pa, const void *pb)
@@ -417,6 +420,15 @@ static eddy_err_t emit_row(struct eddy_window_store *ws, const struct window *w,
         .errors = ws->errors,
         .final = final,
     };
+    if (ws->export && final) {
+        eddy_err_t err = encode_row(ws, w->start, r);
+        if (err)
+            return err;
+        row.state_key = ws->persist.data;
+        row.state_key_len = 8 + r->key_len;
+        row.state_value = ws->persist.data + row.state_key_len;
+        row.state_value_len = ws->persist.len - row.state_key_len;
+    }
     r->dirty = false;
     return emit(ctx, agg, &row);
 }
@@ -561,28 +573,35 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
 
 /* Finds or makes the row of a persisted key; NULL row with EDDY_OK when its
  * window is closed at @stream_time. */
+static eddy_err_t row_at(struct eddy_window_store *ws, int64_t start, const unsigned char *group,
+                         size_t group_len, int64_t stream_time, struct window **wout,
+                         struct row **out)
+{
+    *out = NULL;
+    if (window_closed(ws, start, stream_time))
+        return EDDY_OK;
+    if (!eddy__group_key_decode(group, group_len, ws->agg->n_group, ws->group))
+        return EDDY_EPARSE;
+    struct window *w = window_get(ws, start);
+    if (!w)
+        return EDDY_ENOMEM;
+    eddy_buf_reset(&ws->key);
+    eddy_buf_append(&ws->key, group, group_len);
+    if (eddy_buf_err(&ws->key))
+        return EDDY_ENOMEM;
+    *wout = w;
+    *out = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
+    return *out ? EDDY_OK : EDDY_ENOMEM;
+}
+
 static eddy_err_t row_for_key(struct eddy_window_store *ws, const void *key, size_t key_len,
                               int64_t stream_time, struct window **wout, struct row **out)
 {
     *out = NULL;
     if (key_len < 8)
         return EDDY_EPARSE;
-    int64_t start = eddy__be64_get(key);
-    if (window_closed(ws, start, stream_time))
-        return EDDY_OK;
-    const unsigned char *group = (const unsigned char *)key + 8;
-    if (!eddy__group_key_decode(group, key_len - 8, ws->agg->n_group, ws->group))
-        return EDDY_EPARSE;
-    struct window *w = window_get(ws, start);
-    if (!w)
-        return EDDY_ENOMEM;
-    eddy_buf_reset(&ws->key);
-    eddy_buf_append(&ws->key, group, key_len - 8);
-    if (eddy_buf_err(&ws->key))
-        return EDDY_ENOMEM;
-    *wout = w;
-    *out = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
-    return *out ? EDDY_OK : EDDY_ENOMEM;
+    return row_at(ws, eddy__be64_get(key), (const unsigned char *)key + 8, key_len - 8,
+                  stream_time, wout, out);
 }
 
 /* Decodes the accumulators of a persisted value; with @merge they are added
@@ -661,4 +680,38 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
         window_release(ws, &ws->windows[i]);
     ws->n_windows = 0;
     return err;
+}
+
+/* ---- rollups ---- */
+
+void eddy__window_export(struct eddy_window_store *ws)
+{
+    ws->export = true;
+}
+
+eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, size_t key_len,
+                               const void *value, size_t value_len, int64_t stream_time,
+                               bool *late)
+{
+    int64_t size = ws->agg->window.size_ms, advance = ws->agg->window.advance_ms;
+    *late = true;
+    if (key_len < 8)
+        return EDDY_EPARSE;
+    int64_t ts = eddy__be64_get(key);
+    for (int64_t start = eddy_floor_div(ts, advance) * advance; start > ts - size && start >= 0;
+         start -= advance) {
+        struct window *w;
+        struct row *r;
+        eddy_err_t err = row_at(ws, start, (const unsigned char *)key + 8, key_len - 8,
+                                stream_time, &w, &r);
+        if (err)
+            return err;
+        if (!r)
+            continue;
+        if ((err = row_decode(ws, r, value, value_len, true)))
+            return err;
+        r->dirty = r->changed = true;
+        *late = false;
+    }
+    return EDDY_OK;
 }

@@ -47,6 +47,9 @@ struct eddy_window_row {
     const struct eddy_value *metrics; /* n_metrics results */
     const double *errors;             /* n_metrics relative error bounds */
     bool final;
+    /* with eddy__window_export: the row in its persisted form (see below) */
+    const void *state_key, *state_value;
+    size_t state_key_len, state_value_len;
 };
 
 typedef eddy_err_t (*eddy_window_emit_fn)(void *ctx, const struct eddy_aggregation *agg,
@@ -112,6 +115,18 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
 eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, size_t key_len,
                               const void *value, size_t value_len, int64_t stream_time,
                               bool *late);
+
+/*
+ * Rollups. eddy__window_export() makes every emitted row carry its persisted
+ * form (struct eddy_window_row state_*). eddy__window_rollup() merges such a
+ * row of a finer tumbling aggregation with the same layout into every window
+ * of this store that contains the row's window start; *late when all of
+ * them are closed at @stream_time.
+ */
+void eddy__window_export(struct eddy_window_store *ws);
+eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, size_t key_len,
+                               const void *value, size_t value_len, int64_t stream_time,
+                               bool *late);
 
 /* Open windows and rows, and approximate bytes held (for metrics and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);

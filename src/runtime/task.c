@@ -28,8 +28,11 @@ struct eddy_task {
     struct eddy_dedup_store *dedup;
     struct eddy_window_store **stores;
     /* Kafka mode, aggregations with repartition: partials of this partition
-     * (combine[a]), and the stream time of the merged store stores[a] */
+     * (combine[a]) */
     struct eddy_window_store **combine;
+    /* the stream time of stores[a] when it is not the task's: the watermark
+     * of a repartitioned aggregation, or for a rollup the end + grace of the
+     * last source window merged (persisted for rollups) */
     int64_t *agg_time, *agg_time_persisted;
     /* per repartitioned aggregation, per source partition: the latest stream
      * time that source reported (INT64_MIN: none yet); agg_time[a] is their
@@ -63,8 +66,12 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->topic = eddy_strdup(topic);
     t->slots = eddy_calloc(plan->n_slots ? plan->n_slots : 1, sizeof *t->slots);
     t->stores = eddy_calloc(plan->n_aggregations ? plan->n_aggregations : 1, sizeof *t->stores);
-    if (!t->topic || !t->slots || !t->stores)
+    t->agg_time = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time);
+    t->agg_time_persisted = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time_persisted);
+    if (!t->topic || !t->slots || !t->stores || !t->agg_time || !t->agg_time_persisted)
         goto out;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        t->agg_time[a] = t->agg_time_persisted[a] = INT64_MIN;
     if ((err = eddy__decoder_new(&plan->source, &t->decoder)))
         goto out;
     if (plan->dedup.enabled && (err = eddy__dedup_new(plan->dedup.within_ms, &t->dedup)))
@@ -72,6 +79,9 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if ((err = eddy__window_store_new(&plan->aggregations[a], plan->grace_ms, &t->stores[a])))
             goto out;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (plan->aggregations[a].rollup) /* its source's final rows feed it */
+            eddy__window_export(t->stores[plan->aggregations[a].from]);
     err = eddy__alert_state_new(plan, &t->alerts);
 out:
     if (err) {
@@ -140,6 +150,8 @@ static eddy_err_t emit_alert(void *ctx, const struct eddy_alert *alert, bool fir
                         t->value.data, t->value.len);
 }
 
+static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_window_row *row);
+
 static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
                            const struct eddy_window_row *row)
 {
@@ -159,21 +171,61 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
                        t->value.data, t->value.len);
     if (err || !row->final)
         return err;
-    return eddy__alert_on_row(t->alerts, (size_t)(agg - t->plan->aggregations), row, emit_alert, t);
+    size_t a = (size_t)(agg - t->plan->aggregations);
+    if (row->state_key && (err = roll_up(t, a, row)))
+        return err;
+    return eddy__alert_on_row(t->alerts, a, row, emit_alert, t);
 }
 
-/* Stream time of the store that emits aggregation @a. */
+/* Stream time of the store that emits aggregation @a: the task's, or for a
+ * repartitioned aggregation its watermark, and for a rollup its source's. */
 static int64_t emit_time(const struct eddy_task *t, size_t a)
 {
-    return t->combine && t->combine[a] ? t->agg_time[a] : t->stream_time;
+    if (t->plan->aggregations[a].rollup || (t->combine && t->combine[a]))
+        return t->agg_time[a];
+    return t->stream_time;
+}
+
+/* Closes what is due in aggregation @a, then in the rollups it feeds (their
+ * windows end with their last source window, so they close right after). */
+static eddy_err_t advance_one(struct eddy_task *t, size_t a, bool flush)
+{
+    eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
+    for (size_t b = a + 1; !err && b < t->plan->n_aggregations; b++)
+        if (t->plan->aggregations[b].rollup && t->plan->aggregations[b].from == a)
+            err = advance_one(t, b, flush);
+    return err;
 }
 
 static eddy_err_t advance(struct eddy_task *t, bool flush)
 {
     for (size_t a = 0; a < t->plan->n_aggregations; a++) {
-        eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
+        if (t->plan->aggregations[a].rollup)
+            continue; /* advanced with its source */
+        eddy_err_t err = advance_one(t, a, flush);
         if (err)
             return err;
+    }
+    return EDDY_OK;
+}
+
+/* A final row of aggregation @a goes into the rollups it feeds. */
+static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_window_row *row)
+{
+    for (size_t b = a + 1; b < t->plan->n_aggregations; b++) {
+        const struct eddy_aggregation *rollup = &t->plan->aggregations[b];
+        if (!rollup->rollup || rollup->from != a)
+            continue;
+        bool late;
+        eddy_err_t err = eddy__window_rollup(t->stores[b], row->state_key, row->state_key_len,
+                                             row->state_value, row->state_value_len,
+                                             t->agg_time[b], &late);
+        if (err)
+            return err;
+        /* rollup windows close once their last source window is merged */
+        int64_t horizon = row->window_end + t->plan->grace_ms;
+        if (horizon > t->agg_time[b])
+            t->agg_time[b] = horizon;
     }
     return EDDY_OK;
 }
@@ -202,6 +254,8 @@ static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, s
     late_names[0] = '\0';
     for (size_t a = 0; a < plan->n_aggregations; a++) {
         const struct eddy_aggregation *agg = &plan->aggregations[a];
+        if (agg->rollup)
+            continue; /* fed by its source's final rows, not by events */
         if (agg->where) {
             struct eddy_value keep;
             eddy_expr_eval(agg->where, &ctx, &keep);
@@ -341,6 +395,17 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
             return err;
         t->persisted_stream_time = t->stream_time;
     }
+    for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+        if (!t->plan->aggregations[a].rollup || t->agg_time[a] == t->agg_time_persisted[a])
+            continue;
+        char key[160];
+        unsigned char be[8];
+        int n = snprintf(key, sizeof key, "stream_time:%s", t->plan->aggregations[a].name);
+        eddy__be64_put(be, t->agg_time[a]);
+        if ((err = changes->put(changes->ctx, EDDY_TASK_META_STORE, key, (size_t)n, be, 8)))
+            return err;
+        t->agg_time_persisted[a] = t->agg_time[a];
+    }
     for (size_t a = 0; t->combine && a < t->plan->n_aggregations; a++) {
         for (size_t src = 0; t->combine[a] && src < t->n_sources; src++) {
             if (t->source_time[a][src] == t->source_time_persisted[a][src])
@@ -384,6 +449,13 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         if (key_len == 11 && memcmp(key, "stream_time", 11) == 0) {
             t->stream_time = eddy__be64_get(value);
             t->persisted_stream_time = t->stream_time;
+        }
+        for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+            const char *name = t->plan->aggregations[a].name;
+            if (t->plan->aggregations[a].rollup && key_len == 12 + strlen(name) &&
+                memcmp(key, "stream_time:", 12) == 0 &&
+                memcmp((const char *)key + 12, name, key_len - 12) == 0)
+                t->agg_time[a] = t->agg_time_persisted[a] = eddy__be64_get(value);
         }
         for (size_t a = 0; t->combine && a < t->plan->n_aggregations; a++) {
             const char *name = t->plan->aggregations[a].name;
@@ -448,15 +520,11 @@ eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)
     size_t n = plan->n_aggregations ? plan->n_aggregations : 1;
     t->n_sources = n_sources;
     t->combine = eddy_calloc(n, sizeof *t->combine);
-    t->agg_time = eddy_calloc(n, sizeof *t->agg_time);
-    t->agg_time_persisted = eddy_calloc(n, sizeof *t->agg_time_persisted);
     t->source_time = eddy_calloc(n, sizeof *t->source_time);
     t->source_time_persisted = eddy_calloc(n, sizeof *t->source_time_persisted);
-    if (!t->combine || !t->agg_time || !t->agg_time_persisted || !t->source_time ||
-        !t->source_time_persisted)
+    if (!t->combine || !t->source_time || !t->source_time_persisted)
         return EDDY_ENOMEM;
     for (size_t a = 0; a < plan->n_aggregations; a++) {
-        t->agg_time[a] = t->agg_time_persisted[a] = INT64_MIN;
         if (!plan->aggregations[a].repartition)
             continue;
         t->source_time[a] = eddy_malloc(n_sources * sizeof(int64_t) + 1);
@@ -498,7 +566,7 @@ eddy_err_t eddy__task_source_time(struct eddy_task *t, size_t a, size_t source,
     if (source_stream_time > t->source_time[a][source])
         t->source_time[a][source] = source_stream_time;
     watermark(t, a);
-    return eddy__window_advance(t->stores[a], t->agg_time[a], false, emit_row, t);
+    return advance_one(t, a, false);
 }
 
 struct ship_ctx {

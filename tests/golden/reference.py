@@ -188,11 +188,16 @@ def main(topology_path, input_path, results_path, dead_path):
     ts_spec = topo["source"]["timestamp"]
     grace = duration(topo.get("grace", 0))
     dedup = topo.get("dedup")
-    aggs = []
+    aggs, sources, resolved = [], {}, {}
     for agg in topo["aggregations"]:
         win = agg["window"]
         size = duration(win.get("tumbling") or win.get("hopping"))
         advance = duration(win["advance"]) if "advance" in win else size
+        if "from" in win:  # a rollup: the events its source (transitively) accepted
+            source = resolved[win["from"]]
+            agg = dict(agg, group_by=source.get("group_by", []), metrics=source["metrics"])
+            sources[agg["name"]] = sources.get(win["from"], win["from"])
+        resolved[agg["name"]] = agg
         metrics = [(name, *metric_call(call)) for name, call in agg["metrics"].items()]
         aggs.append((agg["name"], agg.get("group_by", []), size, advance, metrics, {}))
     opener = gzip.open if input_path.endswith(".gz") else open
@@ -215,16 +220,20 @@ def main(topology_path, input_path, results_path, dead_path):
                 seen[key] = max(ts, seen.get(key, ts))
         for name, expr in (topo.get("derive") or {}).items():
             scope[name] = evaluate(str(expr), scope, tables)
-        late_for = 0
+        late_for, accepted = 0, set()
         for name, group_by, size, advance, metrics, windows in aggs:
+            if name in sources and sources[name] not in accepted:
+                continue
             key = tuple(scope.get(g) for g in group_by)
             start, open_windows = ts // advance * advance, 0
             while start > ts - size and start >= 0:
-                if start + size + grace > stream_time:
+                if start + size + grace > stream_time or name in sources:
                     windows.setdefault((start, key), []).append(scope)
                     open_windows += 1
                 start -= advance
-            late_for += open_windows == 0
+            if open_windows:
+                accepted.add(name)
+            late_for += open_windows == 0 and name not in sources
         if late_for:
             dead[offset] = "late"
     failures = 0

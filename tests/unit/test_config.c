@@ -705,3 +705,47 @@ Test(config, source_key_decides_which_aggregations_are_repartitioned)
                  EDDY_ECONFIG);
     cr_expect_str_eq(err, "t.yaml:4: source.key[0]: unknown field 'nope'");
 }
+
+Test(config, rollup_copies_its_source_and_checks_windows)
+{
+    const char *head = "name: t\nsource:\n  topic: in\n  timestamp: {field: ts}\n"
+                       "  fields: {uid: string, svc: string}\naggregations:\n"
+                       "  - {name: m, group_by: [svc], window: {tumbling: 1m}, "
+                       "metrics: {users: distinct(uid), n: count()}}\n";
+    struct {
+        const char *tail;
+        const char *error; /* NULL: valid */
+    } cases[] = {
+        {"  - {name: h, window: {tumbling: 1h, from: m}}\n", NULL},
+        {"  - {name: h, window: {tumbling: 90s, from: m}}\n",
+         "t.yaml:8: aggregations[1].window.from: window size and advance must be multiples of "
+         "the window of 'm'"},
+        {"  - {name: h, window: {tumbling: 1h, from: x}}\n",
+         "t.yaml:8: aggregations[1].window.from: 'x' is not an earlier aggregation"},
+        {"  - {name: h, window: {tumbling: 1h, from: m}, metrics: {n: count()}}\n",
+         "t.yaml:8: aggregations[1].window.from: a rollup takes its metrics from 'm': remove "
+         "it"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024], err[512];
+        snprintf(yaml, sizeof yaml, "%s%s", head, cases[i].tail);
+        struct eddy_plan *plan = NULL;
+        eddy_err_t rc = eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
+        if (!cases[i].error) {
+            cr_assert_eq(rc, EDDY_OK, "%s", err);
+            const struct eddy_aggregation *h = &plan->aggregations[1];
+            cr_expect(h->rollup);
+            cr_expect_eq(h->from, 0);
+            cr_expect_eq(h->n_group, 1);
+            cr_expect_str_eq(h->group_names[0], "svc");
+            cr_expect_eq(h->n_metrics, 2);
+            cr_expect_eq(h->metrics[0].kind, EDDY_M_DISTINCT);
+            cr_expect_str_eq(eddy_expr_source(h->metrics[0].arg), "uid");
+            cr_expect_str_eq(h->metrics[1].name, "n");
+            eddy_plan_free(plan);
+        } else {
+            cr_expect_eq(rc, EDDY_ECONFIG);
+            cr_expect_str_eq(err, cases[i].error);
+        }
+    }
+}
