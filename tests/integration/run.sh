@@ -4,7 +4,10 @@
 #
 # For every tests/integration/test_*.c it runs the executable of the same name
 # found under BUILD_DIR (one at a time, `--jobs 1`); a source without a built
-# executable counts as a failure. The broker comes from scripts/kafka: if a
+# executable counts as a failure. Then it runs every executable
+# tests/integration/test_*.sh (the Kafka-mode crash-safety tests, see lib.sh)
+# with EDDY_BIN=BUILD_DIR/eddy, one at a time, each bounded by the same
+# timeout; a script passes when it exits 0. The broker comes from scripts/kafka: if a
 # cluster is already fully running it is used and left running, otherwise this
 # script starts a single node and stops it on exit. EDDY_BOOTSTRAP defaults to
 # the cluster's bootstrap list. Exit status 0 only if every test passed; the
@@ -66,8 +69,26 @@ for source in "$root"/tests/integration/test_*.c; do
     fi
 done
 
+export EDDY_BIN="${EDDY_BIN:-$build_dir/eddy}"
+for script in "$root"/tests/integration/test_*.sh; do
+    [[ -x "$script" ]] || continue
+    name="$(basename "$script")"
+    echo "integration: RUN  $name"
+    t0=$SECONDS
+    status=0
+    timeout --kill-after=10 "$test_timeout" "$script" || status=$?
+    if ((status == 0)); then
+        echo "integration: PASS $name ($((SECONDS - t0)) s)"
+        passed=$((passed + 1))
+    else
+        echo "integration: FAIL $name (exit $status after $((SECONDS - t0)) s)"
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+done
+
 if ((passed + failed == 0)); then
-    echo "integration: no tests/integration/test_*.c found" >&2
+    echo "integration: no tests/integration/test_*.c or test_*.sh found" >&2
     exit 1
 fi
 ((failed == 0)) || echo "integration: failed: ${failures[*]}"
