@@ -14,6 +14,7 @@
 #include "codec/timestamp.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "config/diff.h"
 #include "eddy/topology.h"
 #include "gen/gen.h"
 #include "runtime/demo.h"
@@ -50,6 +51,7 @@ static const char usage_main[] =
     "      run a topology; with --input locally over a file (plain, .gz, .lz4) or stdin\n"
     "  gen KIND [options]   generate events: service-logs, frames\n"
     "  validate TOPOLOGY    check a topology and print its plan\n"
+    "  diff OLD NEW         what a topology upgrade keeps, rebuilds or changes\n"
     "  demo [--seconds N]   service health over generated logs, as a live table\n"
     "\n"
     "  eddy COMMAND --help  options of a command\n"
@@ -72,7 +74,10 @@ static const char usage_run[] =
     "  --commit-interval-ms N  Kafka mode: transaction commit interval (default 100)\n"
     "  --replication N  Kafka mode: replication factor of the topics eddy creates\n"
     "                 (default: the smaller of 3 and the number of brokers)\n"
-    "  -X key=value   librdkafka property (after the topology's kafka: section)\n";
+    "  -X key=value   librdkafka property (after the topology's kafka: section)\n"
+    "  --reset-store NAME  Kafka mode: rebuild store NAME (its state and changelog are\n"
+    "                 emptied) when it was written by an incompatible topology; see\n"
+    "                 `eddy diff`. Repeatable.\n";
 
 static const char usage_gen[] =
     "usage: eddy gen service-logs|frames [options]\n"
@@ -96,6 +101,12 @@ static const char usage_gen[] =
     "                     127.0.0.1:9092)\n";
 
 static const char usage_validate[] = "usage: eddy validate TOPOLOGY\n";
+static const char usage_diff[] =
+    "usage: eddy diff OLD.yaml NEW.yaml\n"
+    "  what upgrading a running topology from OLD to NEW does to every store, changelog,\n"
+    "  repartition topic and output topic (docs/upgrades.md). Exit 0 when all state\n"
+    "  carries over, 1 when some store must be rebuilt (eddy run --reset-store NAME),\n"
+    "  2 for bad input.\n";
 static const char usage_demo[] =
     "usage: eddy demo [--seconds N] [--rate EPS]\n"
     "  runs topologies/service-health.yaml over generated logs (one minute of event time\n"
@@ -153,7 +164,8 @@ static int cmd_validate(int argc, char **argv)
 /* Kafka mode: `eddy run TOPOLOGY` without --input. */
 static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *state_dir,
                      const char *instance, const char *commit_ms, const char *replication,
-                     struct eddy_kv *props, size_t n_props)
+                     struct eddy_kv *props, size_t n_props, const char *const *reset_stores,
+                     size_t n_reset_stores)
 {
     char host[256];
     if (!instance) {
@@ -171,14 +183,34 @@ static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *
         .n_props = n_props,
         .commit_interval_ms = commit_ms ? atoll(commit_ms) : 100,
         .replication = replication ? atoi(replication) : -1,
+        .reset_stores = reset_stores,
+        .n_reset_stores = n_reset_stores,
     };
     install_signals();
     eddy_err_t err = eddy__kengine_run(plan, &opts, &stop_requested);
     if (err) {
         fprintf(stderr, "eddy: run failed: %s\n", eddy_err_message(err));
-        return 1;
+        return err == EDDY_ECONFIG ? EXIT_USAGE : 1;
     }
     return 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+    if (argc != 4)
+        return usage_error(usage_diff, "%s", "diff takes OLD and NEW topologies");
+    struct eddy_plan *old_plan = load_plan(argv[2]);
+    struct eddy_plan *new_plan = old_plan ? load_plan(argv[3]) : NULL;
+    int incompatible = 0, rc = EXIT_USAGE;
+    if (new_plan) {
+        eddy_err_t err = eddy_plan_diff(old_plan, new_plan, stdout, &incompatible);
+        rc = err ? 1 : incompatible ? 1 : 0;
+        if (err)
+            fprintf(stderr, "eddy: diff failed: %s\n", eddy_err_message(err));
+    }
+    eddy_plan_free(old_plan);
+    eddy_plan_free(new_plan);
+    return rc;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -188,8 +220,17 @@ static int cmd_run(int argc, char **argv)
     const char *commit_ms = NULL, *replication = NULL;
     struct eddy_kv props[64];
     size_t n_props = 0;
+    const char *reset_stores[64];
+    size_t n_reset_stores = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--reset-store") == 0) {
+            const char *store = opt_value(argc, argv, &i);
+            if (!store || n_reset_stores == 64)
+                return usage_error(usage_run, "option '%s' needs a store name", a);
+            reset_stores[n_reset_stores++] = store;
+            continue;
+        }
         const char **slot = strcmp(a, "--input") == 0          ? &input
                             : strcmp(a, "--output") == 0       ? &output
                             : strcmp(a, "--dlq") == 0          ? &dlq
@@ -229,7 +270,7 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "eddy: --http is not served yet; ignoring '%s'\n", http);
     if (!input) {
         int rc = run_kafka(plan, bootstrap, state_dir, instance, commit_ms, replication, props,
-                           n_props);
+                           n_props, reset_stores, n_reset_stores);
         for (size_t i = 0; i < n_props; i++)
             free(props[i].key);
         eddy_plan_free(plan);
@@ -448,6 +489,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"run", usage_run, cmd_run},
                 {"gen", usage_gen, cmd_gen},
                 {"validate", usage_validate, cmd_validate},
+                {"diff", usage_diff, cmd_diff},
                 {"demo", usage_demo, cmd_demo}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/diff.h"
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -53,6 +54,11 @@ struct ktask {
     bool active;
 };
 
+struct pending_put {
+    int32_t partition;
+    char *key, *value;
+};
+
 struct eddy_kengine {
     const struct eddy_plan *plan;
     const struct eddy_kengine_opts *opts;
@@ -74,6 +80,8 @@ struct eddy_kengine {
     struct eddy_state_batch *batch;
     bool exactly_once;
     volatile sig_atomic_t *stop;
+    struct pending_put *pending_puts; /* meta records to write with the next commit */
+    size_t n_pending_puts, cap_pending_puts;
     eddy_err_t pending; /* error raised inside a callback */
     bool failed;        /* a runtime failure: never commit what is in flight */
     /* counters */
@@ -217,9 +225,15 @@ struct load_ctx {
     uint64_t rows;
 };
 
+#define FINGERPRINT_PREFIX "fingerprint:"
+
 static int load_record(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
 {
     struct load_ctx *l = ctx;
+    size_t pl = strlen(FINGERPRINT_PREFIX);
+    if (strcmp(l->store, EDDY_TASK_META_STORE) == 0 && kl >= pl &&
+        memcmp(k, FINGERPRINT_PREFIX, pl) == 0)
+        return 0; /* the engine's, checked in check_fingerprints */
     l->err = eddy__task_load(l->task, l->store, k, kl, v, vl);
     l->rows++;
     return l->err != EDDY_OK;
@@ -285,6 +299,117 @@ static eddy_err_t restore_store_retrying(struct eddy_kengine *e, size_t s, int32
     }
 }
 
+/* Removes every record of a changelog partition (a store being reset must
+ * not come back from it on a later restore). */
+static eddy_err_t delete_changelog(struct eddy_kengine *e, const char *topic, int32_t partition)
+{
+    rd_kafka_t *rk = eddy__kproducer_handle(e->producer);
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, topic, partition)->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(offsets);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteRecords(rk, &del, 1, NULL, queue);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 30000);
+    eddy_err_t err = EDDY_EKAFKA;
+    if (ev) {
+        const rd_kafka_topic_partition_list_t *res =
+            rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev));
+        rd_kafka_resp_err_t rerr = rd_kafka_event_error(ev);
+        if (!rerr && res && res->cnt == 1)
+            rerr = res->elems[0].err;
+        err = rerr ? eddy__kafka_err(rk, rerr, "cannot delete changelog records") : EDDY_OK;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_DeleteRecords_destroy(del);
+    return err;
+}
+
+static bool reset_requested(const struct eddy_kengine *e, const char *store)
+{
+    for (size_t i = 0; i < e->opts->n_reset_stores; i++)
+        if (strcmp(e->opts->reset_stores[i], store) == 0)
+            return true;
+    return false;
+}
+
+static eddy_err_t pending_put(struct eddy_kengine *e, int32_t partition, const char *key,
+                              const char *value)
+{
+    if (e->n_pending_puts == e->cap_pending_puts) {
+        size_t cap = e->cap_pending_puts ? e->cap_pending_puts * 2 : 16;
+        struct pending_put *p = eddy_realloc(e->pending_puts, cap * sizeof *p);
+        if (!p)
+            return EDDY_ENOMEM;
+        e->pending_puts = p;
+        e->cap_pending_puts = cap;
+    }
+    struct pending_put *p = &e->pending_puts[e->n_pending_puts];
+    p->partition = partition;
+    p->key = eddy_strdup(key);
+    p->value = eddy_strdup(value);
+    if (!p->key || !p->value) {
+        eddy_free(p->key);
+        eddy_free(p->value);
+        return EDDY_ENOMEM;
+    }
+    e->n_pending_puts++;
+    return EDDY_OK;
+}
+
+/*
+ * Safe upgrades: each store's state carries the fingerprint of the topology
+ * that wrote it ("fingerprint:<store>" in the meta store, config/diff.h). A
+ * store whose saved fingerprint is incompatible with the running topology is
+ * refused (EDDY_ECONFIG: `eddy run` exits 2) unless --reset-store names it:
+ * then its RocksDB column family and changelog partition are emptied and it
+ * starts over. A store without a fingerprint (new) gets the current one.
+ */
+static eddy_err_t check_fingerprints(struct eddy_kengine *e, struct ktask *kt)
+{
+    struct eddy_buf saved;
+    eddy_buf_init(&saved);
+    eddy_err_t err = EDDY_OK;
+    for (size_t s = 0; !err && s < e->n_stores; s++) {
+        const char *store = e->store_names[s];
+        char key[256];
+        bool found = false;
+        snprintf(key, sizeof key, FINGERPRINT_PREFIX "%s", store);
+        char *current = eddy_plan_store_fingerprint(e->plan, store);
+        if (!current) {
+            err = EDDY_ENOMEM;
+            break;
+        }
+        eddy_buf_reset(&saved);
+        err = eddy__store_get(kt->stores[0], key, strlen(key), &saved, &found);
+        if (!err && found) {
+            eddy_buf_putc(&saved, '\0');
+            err = eddy_buf_err(&saved);
+        }
+        bool compatible = !found || eddy_plan_fingerprint_compatible(saved.data, current);
+        if (!err && found && !compatible && !reset_requested(e, store)) {
+            char why[512];
+            eddy_plan_fingerprint_explain(saved.data, current, why, sizeof why);
+            eddy_log(EDDY_LOG_ERROR, "upgrade", "store '%s' (partition %d) was written by an "
+                     "incompatible topology (%s); see `eddy diff OLD NEW`, and start with "
+                     "--reset-store %s to rebuild it", store, kt->partition, why, store);
+            err = EDDY_ECONFIG;
+        } else if (!err && found && !compatible) {
+            eddy_log(EDDY_LOG_WARN, "upgrade", "resetting store '%s' of partition %d", store,
+                     kt->partition);
+            if (!(err = delete_changelog(e, e->changelogs[s], kt->partition)) &&
+                !(err = eddy__state_drop(e->state, store, kt->partition)))
+                err = eddy__state_store(e->state, store, kt->partition, &kt->stores[s]);
+        }
+        if (!err && (!found || !compatible))
+            err = pending_put(e, kt->partition, key, current);
+        eddy_free(current);
+    }
+    eddy_buf_release(&saved);
+    return err;
+}
+
 static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
 {
     if (partition < 0 || partition >= e->n_partitions)
@@ -303,6 +428,8 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     eddy_err_t err = EDDY_OK;
     for (size_t s = 0; !err && s < e->n_stores; s++)
         err = restore_store_retrying(e, s, partition, &kt->stores[s]);
+    if (!err)
+        err = check_fingerprints(e, kt);
     if (!err)
         err = task_load(e, kt);
     if (err) {
@@ -499,6 +626,15 @@ static eddy_err_t ship_task(struct eddy_kengine *e, struct ktask *kt)
     return err;
 }
 
+static void clear_pending(struct eddy_kengine *e)
+{
+    for (size_t i = 0; i < e->n_pending_puts; i++) {
+        eddy_free(e->pending_puts[i].key);
+        eddy_free(e->pending_puts[i].value);
+    }
+    e->n_pending_puts = 0;
+}
+
 static eddy_err_t commit(struct eddy_kengine *e)
 {
     int64_t started = eddy_mono_ns();
@@ -513,6 +649,13 @@ static eddy_err_t commit(struct eddy_kengine *e)
         struct commit_ctx c = {e, &e->tasks[p]};
         struct eddy_task_changes changes = {change_put, change_closed, &c};
         err = eddy__task_changes(e->tasks[p].task, &changes);
+    }
+    for (size_t i = 0; !err && i < e->n_pending_puts; i++) {
+        struct pending_put *p = &e->pending_puts[i];
+        struct commit_ctx c = {e, &e->tasks[p->partition]};
+        if (e->tasks[p->partition].active)
+            err = change_put(&c, EDDY_TASK_META_STORE, p->key, strlen(p->key), p->value,
+                             strlen(p->value));
     }
     rd_kafka_topic_partition_list_t *offsets = positions(e);
     if (!err)
@@ -534,6 +677,7 @@ static eddy_err_t commit(struct eddy_kengine *e)
     }
     if ((err = eddy__state_commit(e->state, e->batch)))
         return err;
+    clear_pending(e);
     int64_t took = eddy_mono_ns() - started;
     e->commits++;
     e->commit_ns_total += took;
@@ -671,6 +815,8 @@ static void teardown(struct eddy_kengine *e)
     eddy_free(e->repart_topics);
     eddy_free(e->topics);
     eddy_free(e->tasks);
+    clear_pending(e);
+    eddy_free(e->pending_puts);
     eddy__state_batch_free(e->batch);
     eddy__state_close(e->state);
     for (size_t s = 0; e->changelogs && s < e->n_stores; s++)
@@ -790,7 +936,7 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         e.records += n;
         if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
             err = recover(&e, err);
-        if (!err && (uncommitted || unreported(&e)) &&
+        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts) &&
             eddy_mono_ns() - last_commit >= interval_ns) {
             err = commit(&e);
             last_commit = eddy_mono_ns();

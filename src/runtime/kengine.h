@@ -21,6 +21,8 @@ struct eddy_kengine_opts {
     size_t n_props;
     int64_t commit_interval_ms; /* default 100 */
     int replication;            /* of created topics; -1: min(3, brokers) */
+    const char *const *reset_stores; /* --reset-store: stores to rebuild if incompatible */
+    size_t n_reset_stores;
 };
 
 /* Runs until *stop becomes non-zero, then commits, leaves the group and
