@@ -147,6 +147,10 @@ struct eddy_aggregation {
     struct eddy_expr *where; /* optional filter; NULL = all events */
     struct eddy_window window;
     struct eddy_emit emit;
+    /* emit_empty: true (tumbling windows only): when a window closes, every
+     * group key that had a row in the window just before it (by start) but
+     * none in this one gets a row with empty accumulators (counts 0). */
+    bool emit_empty;
     struct eddy_metric *metrics;
     size_t n_metrics;
     char *output_topic; /* default "<topology name>-<aggregation name>" */
@@ -168,6 +172,11 @@ struct eddy_alert {
     char *name;
     size_t aggregation; /* index into plan->aggregations */
     struct eddy_expr *when; /* compiled against the aggregation output scope */
+    /* when: absent(N) (tumbling aggregations only): fires for a group key
+     * that had rows once and then none in N consecutive closed windows;
+     * resolves on its next row. 0 for an expression alert. For an absent
+     * alert `when` is the constant expression "false" (never evaluated). */
+    int64_t absent_windows;
     char *output_topic;     /* default "<topology name>-alerts" */
     int line;
 };
@@ -188,6 +197,10 @@ struct eddy_plan {
     struct eddy_source source;
     struct eddy_dedup dedup;
     int64_t grace_ms;
+    /* idle_timeout (0 = off): after this much wall-clock time without
+     * records, eddy__task_tick() advances the task's stream time by
+     * wall-clock progress (rules in docs/topology.md). */
+    int64_t idle_timeout_ms;
     struct eddy_table **tables;
     size_t n_tables;
     struct eddy_derive *derives;

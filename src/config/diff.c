@@ -911,6 +911,27 @@ bool eddy_plan_fingerprint_compatible(const char *saved, const char *current)
            alerts_compatible(saved, current);
 }
 
+static size_t explain_parts(struct span pa, struct span pb, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%.*s -> %.*s", (int)pa.n, pa.s, (int)pb.n, pb.s);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* The first alert of @saved whose definition differs in @current, if any. */
+static bool changed_alert(const char *saved, const char *current, struct span *pa, struct span *pb)
+{
+    for (const char *a = saved; next_part(&a, pa);) {
+        if (!is_entry(pa) || !entry_changed(pa, current))
+            continue;
+        size_t name_len = entry_name_len(pa);
+        for (const char *b = current; next_part(&b, pb);)
+            if (is_entry(pb) && entry_name_len(pb) == name_len &&
+                memcmp(pb->s, pa->s, name_len) == 0)
+                return true;
+    }
+    return false;
+}
+
 size_t eddy_plan_fingerprint_explain(const char *saved, const char *current, char *buf, size_t len)
 {
     const char *a = saved, *b = current;
@@ -918,6 +939,10 @@ size_t eddy_plan_fingerprint_explain(const char *saved, const char *current, cha
     bool more_a = true, more_b = true;
     if (len)
         buf[0] = '\0';
+    if (eddy_plan_fingerprint_compatible(saved, current))
+        return 0;
+    if (strncmp(saved, "alerts ", 7) == 0 && changed_alert(saved, current, &pa, &pb))
+        return explain_parts(pa, pb, buf, len);
     while (more_a || more_b) {
         more_a = next_part(&a, &pa);
         more_b = next_part(&b, &pb);
@@ -925,10 +950,8 @@ size_t eddy_plan_fingerprint_explain(const char *saved, const char *current, cha
             pa = (struct span){"(nothing)", 9};
         if (!more_b)
             pb = (struct span){"(nothing)", 9};
-        if (pa.n != pb.n || memcmp(pa.s, pb.s, pa.n) != 0) {
-            int n = snprintf(buf, len, "%.*s -> %.*s", (int)pa.n, pa.s, (int)pb.n, pb.s);
-            return n < 0 ? 0 : (size_t)n;
-        }
+        if (pa.n != pb.n || memcmp(pa.s, pb.s, pa.n) != 0)
+            return explain_parts(pa, pb, buf, len);
     }
     return 0;
 }

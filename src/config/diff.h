@@ -59,8 +59,9 @@ bool eddy_plan_fingerprint_compatible(const char *saved, const char *current);
 /*
  * For the message of a refused store: writes into @buf (@len bytes, always
  * NUL-terminated when @len > 0) the first part where @saved and @current
- * differ, "window=tumbling 1m -> window=tumbling 5m", or "" when they are
- * equal. Returns the length the full text would have (like snprintf).
+ * differ, "window=tumbling 1m -> window=tumbling 5m" (for "alerts", the first
+ * alert whose definition changed), or "" when they are compatible. Returns
+ * the length the full text would have (like snprintf). Both must be non-NULL.
  */
 size_t eddy_plan_fingerprint_explain(const char *saved, const char *current, char *buf, size_t len);
 

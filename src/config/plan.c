@@ -8,12 +8,14 @@
  *     fields: NAME TYPE required|optional[ (path P)], ...
  *   dedup: FIELD within D (store dedup, changelog NAME-dedup-changelog) | dedup: none
  *   grace: D
+ *   idle_timeout: D                           (only when set)
  *   table NAME: N rows keyed by KEY, columns [C, ...] (FILE)
  *   derive: NAME = EXPR
- *   aggregation NAME: group_by [..], WINDOW, emit final|updates every D, where EXPR|-
+ *   aggregation NAME: group_by [..], WINDOW, emit final|updates every D[, emit_empty],
+ *     where EXPR|-
  *     metrics: NAME = CALL, ...
  *     store NAME (changelog NAME-AGG-changelog), output topic T
- *   alert NAME on AGG: when EXPR, output topic T
+ *   alert NAME on AGG: when EXPR|absent(N), output topic T
  *   kafka: KEY=VALUE, ...
  *   topics: in T; out T, ...; internal T, ... (changelogs of the task's "meta"
  *   store, of dedup and of each aggregation, then repartition topics)
@@ -124,6 +126,8 @@ static void print_aggregation(const struct eddy_plan *plan, const struct eddy_ag
     } else {
         fputs(", emit final", out);
     }
+    if (agg->emit_empty)
+        fputs(", emit_empty", out);
     fprintf(out, ", where %s\n  metrics:", agg->where ? eddy_expr_source(agg->where) : "-");
     for (size_t j = 0; j < agg->n_metrics; j++) {
         const struct eddy_metric *m = &agg->metrics[j];
@@ -203,6 +207,11 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
     fputs("grace: ", out);
     print_duration(out, plan->grace_ms);
     fputs("\n", out);
+    if (plan->idle_timeout_ms) {
+        fputs("idle_timeout: ", out);
+        print_duration(out, plan->idle_timeout_ms);
+        fputs("\n", out);
+    }
     for (size_t i = 0; i < plan->n_tables; i++) {
         const struct eddy_table *t = plan->tables[i];
         fprintf(out, "table %s: %zu row%s keyed by %s, columns [", t->name, t->n_rows,
@@ -218,8 +227,13 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
         print_aggregation(plan, &plan->aggregations[i], out);
     for (size_t i = 0; i < plan->n_alerts; i++) {
         const struct eddy_alert *alert = &plan->alerts[i];
-        fprintf(out, "alert %s on %s: when %s, output topic ", alert->name,
-                plan->aggregations[alert->aggregation].name, eddy_expr_source(alert->when));
+        fprintf(out, "alert %s on %s: when ", alert->name,
+                plan->aggregations[alert->aggregation].name);
+        if (alert->absent_windows)
+            fprintf(out, "absent(%lld)", (long long)alert->absent_windows);
+        else
+            fputs(eddy_expr_source(alert->when), out);
+        fputs(", output topic ", out);
         if (alert->output_topic)
             fprintf(out, "%s\n", alert->output_topic);
         else

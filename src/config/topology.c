@@ -29,17 +29,17 @@ struct loader {
     int *slot_lines;
 };
 
-static const char *const top_keys[] = {"name",   "processing", "source", "dedup",
-                                       "grace",  "tables",     "derive", "aggregations",
-                                       "alerts", "kafka",      NULL};
+static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
+                                       "grace",  "tables",     "derive",       "aggregations",
+                                       "alerts", "kafka",      "idle_timeout", NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
                                           "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
 static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
 static const char *const table_keys[] = {"file", "key", NULL};
-static const char *const agg_keys[] = {"name", "group_by", "where",  "window",
-                                       "emit", "metrics",  "output", NULL};
+static const char *const agg_keys[] = {"name",    "group_by", "where",      "window", "emit",
+                                       "metrics", "output",   "emit_empty", NULL};
 static const char *const emit_keys[] = {"updates", NULL};
 static const char *const output_keys[] = {"topic", NULL};
 static const char *const alert_keys[] = {"name", "on", "when", "output", NULL};
@@ -648,6 +648,11 @@ static eddy_err_t parse_window(struct loader *ld, yaml_node_t *node, struct eddy
     return EDDY_OK;
 }
 
+static const char *window_kind_name(enum eddy_window_kind kind)
+{
+    return kind == EDDY_WIN_HOPPING ? "hopping" : kind == EDDY_WIN_SESSION ? "session" : "tumbling";
+}
+
 static eddy_err_t parse_emit(struct loader *ld, yaml_node_t *node, struct eddy_emit *emit)
 {
     struct eddy__cfg *c = &ld->c;
@@ -835,6 +840,17 @@ static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t
             return c->err;
         eddy__cfg_pop(c, old);
     }
+    if ((v = eddy__cfg_get(c, node, "emit_empty")) != NULL) {
+        eddy__cfg_push(c, "emit_empty");
+        if (eddy__cfg_bool(c, v, &agg->emit_empty))
+            return c->err;
+        if (agg->emit_empty && agg->window.kind != EDDY_WIN_TUMBLING)
+            return eddy__cfg_fail(c, v,
+                                  "emit_empty needs tumbling windows (this aggregation "
+                                  "has %s windows)",
+                                  window_kind_name(agg->window.kind));
+        eddy__cfg_pop(c, old);
+    }
     if (!agg->rollup && (eddy__cfg_require(c, node, "metrics", &v) || parse_metrics(ld, v, agg)))
         return c->err;
     return get_output(ld, node, &agg->output_topic);
@@ -870,9 +886,78 @@ static eddy_err_t parse_aggregations(struct loader *ld, yaml_node_t *root)
 
 /* ---- alerts, kafka ---------------------------------------------------------- */
 
+static const char *skip_spaces(const char *s)
+{
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+/* "absent(N)", spaces allowed around the tokens: true with *n = N, or -1
+ * when the argument is not a decimal integer, -2 when text follows the
+ * call; false when @s is not an absent call (an expression never has
+ * NAME '('). */
+static bool absent_call(const char *s, long long *n)
+{
+    const char *p = skip_spaces(s);
+    if (strncmp(p, "absent", 6) != 0)
+        return false;
+    p = skip_spaces(p + 6);
+    if (*p != '(')
+        return false;
+    *n = -1;
+    p = skip_spaces(p + 1);
+    if (*p < '0' || *p > '9')
+        return true;
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    p = skip_spaces(end);
+    if (errno || *p != ')')
+        return true;
+    *n = *skip_spaces(p + 1) == '\0' ? v : -2;
+    return true;
+}
+
+/* when: absent(N): a tumbling aggregation, 1 <= N <= 1000000; `when` becomes
+ * the constant "false" so code that only knows expressions stays safe. */
+static eddy_err_t parse_absent(struct loader *ld, yaml_node_t *when, long long n,
+                               struct eddy_alert *alert)
+{
+    struct eddy__cfg *c = &ld->c;
+    const struct eddy_aggregation *agg = &ld->plan->aggregations[alert->aggregation];
+    size_t old = eddy__cfg_push(c, "when");
+    if (n == -2)
+        return eddy__cfg_fail(c, when,
+                              "absent(N) stands alone: it cannot be combined with "
+                              "other conditions (write a second alert)");
+    if (n < 1 || n > 1000000)
+        return eddy__cfg_fail(c, when,
+                              "absent(N) takes a whole number of windows N from 1 to "
+                              "1000000");
+    if (agg->window.kind != EDDY_WIN_TUMBLING)
+        return eddy__cfg_fail(c, when,
+                              "absent(N) needs an aggregation with tumbling windows "
+                              "('%s' has %s windows)",
+                              agg->name, window_kind_name(agg->window.kind));
+    alert->absent_windows = n;
+    struct eddy_expr_scope scope = {0};
+    compile(ld, when, "false", &scope, &alert->when);
+    eddy__cfg_pop(c, old);
+    return c->err;
+}
+
 static eddy_err_t compile_when(struct loader *ld, yaml_node_t *when, struct eddy_alert *alert)
 {
     const struct eddy_aggregation *agg = &ld->plan->aggregations[alert->aggregation];
+    const char *text;
+    long long absent;
+    size_t at = eddy__cfg_push(&ld->c, "when");
+    if (eddy__cfg_scalar(&ld->c, when, &text))
+        return ld->c.err;
+    eddy__cfg_pop(&ld->c, at);
+    if (absent_call(text, &absent))
+        return parse_absent(ld, when, absent, alert);
     size_t n = agg->n_group + agg->n_metrics;
     const char **names = eddy_calloc(n + 1, sizeof *names);
     if (!names)
@@ -884,7 +969,7 @@ static eddy_err_t compile_when(struct loader *ld, yaml_node_t *when, struct eddy
     struct eddy_expr_scope scope = {
         .names = names, .n_names = n, .tables = ld->plan->tables, .n_tables = ld->plan->n_tables};
     size_t old = eddy__cfg_push(&ld->c, "when");
-    compile(ld, when, NULL, &scope, &alert->when);
+    compile(ld, when, text, &scope, &alert->when);
     eddy__cfg_pop(&ld->c, old);
     eddy_free(names);
     return ld->c.err;
@@ -1022,6 +1107,12 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
     if ((v = eddy__cfg_get(c, root, "grace")) != NULL) {
         eddy__cfg_push(c, "grace");
         if (eddy__cfg_duration(c, v, false, &plan->grace_ms))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, root, "idle_timeout")) != NULL) {
+        eddy__cfg_push(c, "idle_timeout");
+        if (eddy__cfg_duration(c, v, true, &plan->idle_timeout_ms))
             return c->err;
         eddy__cfg_pop(c, old);
     }

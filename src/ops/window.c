@@ -4,6 +4,17 @@
  * Layout: the store keeps its open windows in an array sorted by start. Each
  * window owns an open-addressing table of rows keyed by the hash of the
  * encoded group key. A row is one allocation: header, accumulators, key bytes.
+ *
+ * emit_empty (tumbling only): after a window closes, its group keys are kept
+ * in bytewise order (prev_keys: per key a u32 length then the bytes; memory
+ * bounded by one window's keys), with its start. When the next window by
+ * start closes, every kept key without a row in it is emitted as a blank row
+ * (empty accumulators), merged into the key order of the real rows. When
+ * that next window has no rows at all (it does not exist in the store), it is
+ * synthesized once it is closed at stream time, or at end of input when a
+ * later window exists: then every kept key is blank, and none are kept
+ * after it, so a silent key gets one zero row, in the first window it
+ * misses. prev_keys is not persisted: after a restore it starts empty.
  */
 #include "ops/window.h"
 
@@ -61,6 +72,12 @@ struct eddy_window_store {
     int64_t *closed; /* window starts closed since the last changes() */
     size_t n_closed, cap_closed;
     struct eddy_buf persist; /* key and value scratch for persistence */
+    /* emit_empty: the keys of the last closed window, its start, and a row
+     * of empty accumulators whose key points at each blank key in turn */
+    struct eddy_buf prev_keys, next_keys;
+    size_t n_prev_keys;
+    int64_t prev_start;
+    struct row *blank;
 };
 
 static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
@@ -113,6 +130,8 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     ws->grace_ms = grace_ms;
     ws->next_update = INT64_MIN;
     eddy_buf_init(&ws->key);
+    eddy_buf_init(&ws->prev_keys);
+    eddy_buf_init(&ws->next_keys);
     eddy_err_t err = layout(ws);
     size_t nm = agg->n_metrics ? agg->n_metrics : 1;
     if (!err) {
@@ -122,6 +141,13 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
         ws->errors = eddy_calloc(nm, sizeof *ws->errors);
         if (!ws->args || !ws->group || !ws->metrics || !ws->errors)
             err = EDDY_ENOMEM;
+    }
+    if (!err && agg->emit_empty) {
+        ws->blank = eddy_calloc(1, sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc));
+        if (!ws->blank)
+            err = EDDY_ENOMEM;
+        for (size_t a = 0; !err && a < ws->n_accs; a++)
+            eddy_acc_init(&ws->blank->accs[a]);
     }
     if (err) {
         eddy__window_store_free(ws);
@@ -167,6 +193,9 @@ void eddy__window_store_free(struct eddy_window_store *ws)
     eddy_free(ws->closed);
     eddy_buf_release(&ws->key);
     eddy_buf_release(&ws->persist);
+    eddy_buf_release(&ws->prev_keys);
+    eddy_buf_release(&ws->next_keys);
+    eddy_free(ws->blank);
     eddy_free(ws);
 }
 
@@ -392,8 +421,8 @@ static int row_cmp_keys(const void *pa, const void *pb)
     return la < lb ? -1 : la > lb;
 }
 
-static eddy_err_t emit_row(struct eddy_window_store *ws, const struct window *w,
-                           struct row *r, bool final, eddy_window_emit_fn emit, void *ctx)
+static eddy_err_t emit_row(struct eddy_window_store *ws, int64_t start, struct row *r, bool final,
+                           eddy_window_emit_fn emit, void *ctx)
 {
     const struct eddy_aggregation *agg = ws->agg;
     const unsigned char *key = r->key;
@@ -411,17 +440,18 @@ static eddy_err_t emit_row(struct eddy_window_store *ws, const struct window *w,
         }
     }
     struct eddy_window_row row = {
-        .window_start = w->start,
-        .window_end = w->start + agg->window.size_ms,
+        .window_start = start,
+        .window_end = start + agg->window.size_ms,
         .key = key,
         .key_len = r->key_len,
         .group = ws->group,
         .metrics = ws->metrics,
         .errors = ws->errors,
         .final = final,
+        .empty = r == ws->blank,
     };
-    if (ws->export && final) {
-        eddy_err_t err = encode_row(ws, w->start, r);
+    if (ws->export && final && !row.empty) {
+        eddy_err_t err = encode_row(ws, start, r);
         if (err)
             return err;
         row.state_key = ws->persist.data;
@@ -431,6 +461,101 @@ static eddy_err_t emit_row(struct eddy_window_store *ws, const struct window *w,
     }
     r->dirty = false;
     return emit(ctx, agg, &row);
+}
+
+static int key_cmp(const unsigned char *a, size_t la, const unsigned char *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+/* The next kept key of emit_empty at *pos in prev_keys, or false at the end. */
+static bool next_prev_key(const struct eddy_window_store *ws, size_t *pos,
+                          const unsigned char **key, uint32_t *len)
+{
+    if (*pos >= ws->prev_keys.len)
+        return false;
+    memcpy(len, ws->prev_keys.data + *pos, 4);
+    *key = (const unsigned char *)ws->prev_keys.data + *pos + 4;
+    *pos += 4 + *len;
+    return true;
+}
+
+static eddy_err_t emit_blank(struct eddy_window_store *ws, int64_t start, const unsigned char *key,
+                             uint32_t len, eddy_window_emit_fn emit, void *ctx)
+{
+    ws->blank->key = (unsigned char *)key;
+    ws->blank->key_len = len;
+    return emit_row(ws, start, ws->blank, true, emit, ctx);
+}
+
+/* emit_empty: the window after the last closed one has no rows and is due
+ * (it starts before @before, the start of the next window to close; with
+ * @before INT64_MAX, when it is closed at @stream_time): emits a blank row
+ * per kept key, and keeps none. */
+static eddy_err_t emit_gap(struct eddy_window_store *ws, int64_t before, int64_t stream_time,
+                           eddy_window_emit_fn emit, void *ctx)
+{
+    if (!ws->n_prev_keys)
+        return EDDY_OK;
+    int64_t start = ws->prev_start + ws->agg->window.size_ms;
+    bool due = before != INT64_MAX ? start < before : window_closed(ws, start, stream_time);
+    if (!due)
+        return EDDY_OK;
+    const unsigned char *key;
+    uint32_t len;
+    size_t pos = 0;
+    while (next_prev_key(ws, &pos, &key, &len)) {
+        eddy_err_t err = emit_blank(ws, start, key, len, emit, ctx);
+        if (err)
+            return err;
+    }
+    eddy_buf_reset(&ws->prev_keys);
+    ws->n_prev_keys = 0;
+    ws->prev_start = start;
+    return EDDY_OK;
+}
+
+/* Emits the sorted rows of a closing window together with the blank rows of
+ * the kept keys it lacks (when it directly follows the last closed window),
+ * in key order, then keeps its keys instead. */
+static eddy_err_t emit_final_with_blanks(struct eddy_window_store *ws, const struct window *w,
+                                         size_t n, eddy_window_emit_fn emit, void *ctx)
+{
+    bool follows = ws->n_prev_keys && ws->prev_start + ws->agg->window.size_ms == w->start;
+    size_t pos = 0;
+    const unsigned char *key = NULL;
+    uint32_t len = 0;
+    bool more = follows && next_prev_key(ws, &pos, &key, &len);
+    eddy_buf_reset(&ws->next_keys);
+    for (size_t i = 0; i <= n; i++) {
+        struct row *r = i < n ? ws->sorted[i] : NULL;
+        for (; more; more = next_prev_key(ws, &pos, &key, &len)) {
+            int c = r ? key_cmp(key, len, r->key, r->key_len) : -1;
+            if (c > 0)
+                break;
+            eddy_err_t err = c < 0 ? emit_blank(ws, w->start, key, len, emit, ctx) : EDDY_OK;
+            if (err)
+                return err;
+        }
+        if (!r)
+            break;
+        eddy_buf_append(&ws->next_keys, &r->key_len, 4);
+        eddy_buf_append(&ws->next_keys, r->key, r->key_len);
+        eddy_err_t err = emit_row(ws, w->start, r, true, emit, ctx);
+        if (err)
+            return err;
+    }
+    if (eddy_buf_err(&ws->next_keys))
+        return EDDY_ENOMEM;
+    struct eddy_buf keep = ws->prev_keys;
+    ws->prev_keys = ws->next_keys;
+    ws->next_keys = keep;
+    ws->n_prev_keys = n;
+    ws->prev_start = w->start;
+    return EDDY_OK;
 }
 
 /* Emits the rows of @w (all of them, or only dirty ones) in key order. */
@@ -449,8 +574,10 @@ static eddy_err_t emit_window(struct eddy_window_store *ws, const struct window 
         if (w->slots[i] && (final || w->slots[i]->dirty))
             ws->sorted[n++] = w->slots[i];
     qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
+    if (final && ws->blank)
+        return emit_final_with_blanks(ws, w, n, emit, ctx);
     for (size_t i = 0; i < n; i++) {
-        eddy_err_t err = emit_row(ws, w, ws->sorted[i], final, emit, ctx);
+        eddy_err_t err = emit_row(ws, w->start, ws->sorted[i], final, emit, ctx);
         if (err)
             return err;
     }
@@ -483,8 +610,11 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
            (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
         closed++;
     eddy_err_t err = EDDY_OK;
-    if (closed == 0)
+    if (closed == 0) {
+        if (!flush && (err = emit_gap(ws, INT64_MAX, stream_time, emit, ctx)))
+            return err;
         return flush ? EDDY_OK : emit_updates(ws, stream_time, emit, ctx);
+    }
     if (ws->persisting && ws->n_closed + closed > ws->cap_closed) {
         size_t cap = (ws->n_closed + closed) * 2;
         int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
@@ -495,15 +625,30 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
     }
     for (size_t i = 0; ws->persisting && i < closed; i++)
         ws->closed[ws->n_closed++] = ws->windows[i].start;
-    for (size_t i = 0; i < closed && !err; i++)
-        err = emit_window(ws, &ws->windows[i], true, emit, ctx);
+    for (size_t i = 0; i < closed && !err; i++) {
+        err = emit_gap(ws, ws->windows[i].start, stream_time, emit, ctx);
+        if (!err)
+            err = emit_window(ws, &ws->windows[i], true, emit, ctx);
+    }
     for (size_t i = 0; i < closed; i++)
         window_release(ws, &ws->windows[i]);
     memmove(ws->windows, ws->windows + closed, (ws->n_windows - closed) * sizeof *ws->windows);
     ws->n_windows -= closed;
     if (!err && !flush)
+        err = emit_gap(ws, INT64_MAX, stream_time, emit, ctx);
+    if (!err && !flush)
         err = emit_updates(ws, stream_time, emit, ctx);
     return err;
+}
+
+void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_value *metrics,
+                                double *errors)
+{
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        struct eddy_acc none;
+        eddy_acc_init(&none);
+        eddy_acc_result(&none, agg->metrics[m].kind, agg->metrics[m].q, &metrics[m], &errors[m]);
+    }
 }
 
 size_t eddy__window_open_windows(const struct eddy_window_store *ws)
@@ -518,7 +663,7 @@ size_t eddy__window_rows(const struct eddy_window_store *ws)
 
 size_t eddy__window_memory(const struct eddy_window_store *ws)
 {
-    return ws->bytes;
+    return ws->bytes + ws->prev_keys.cap + ws->next_keys.cap;
 }
 
 /* ---- persistence ---- */

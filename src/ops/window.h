@@ -12,6 +12,14 @@
  * are also emitted (final = false) whenever stream time crosses a multiple of
  * the update interval.
  *
+ * emit_empty (tumbling windows): when a window closes, each group key that
+ * had a row in the window just before it (by start) but has none in it is
+ * emitted too, as a row with empty = true, in key order among the real rows;
+ * a window without any row is synthesized for this when it is closed at
+ * stream time (or, at end of input, precedes an open window). Only keys with
+ * real rows are kept for the next window, so a silent key gets one empty
+ * row. The kept keys are not persisted (after a restore, none are kept).
+ *
  * Group keys are encoded as bytes: per group value a type tag (enum
  * eddy_vtype) then, for STR a 4-byte little-endian length and the bytes, for
  * INT/NUM 8 bytes, for BOOL 1 byte, for NULL nothing. Rows of a window are
@@ -47,6 +55,9 @@ struct eddy_window_row {
     const struct eddy_value *metrics; /* n_metrics results */
     const double *errors;             /* n_metrics relative error bounds */
     bool final;
+    /* emit_empty: a key of the previous window without a row in this one;
+     * the metrics are those of no events (counts 0). Never exported. */
+    bool empty;
     /* with eddy__window_export: the row in its persisted form (see below) */
     const void *state_key, *state_value;
     size_t state_key_len, state_value_len;
@@ -127,6 +138,12 @@ void eddy__window_export(struct eddy_window_store *ws);
 eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, size_t key_len,
                                const void *value, size_t value_len, int64_t stream_time,
                                bool *late);
+
+/* The metric results of a row without events (@agg's metrics: counts and
+ * sums 0, distinct 0, ratio/avg/min/max/quantile NULL), into @metrics and
+ * @errors (n_metrics each): what emit_empty and absent alerts report. */
+void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_value *metrics,
+                                double *errors);
 
 /* Open windows and rows, and approximate bytes held (for metrics and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);

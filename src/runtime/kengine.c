@@ -368,45 +368,52 @@ static eddy_err_t pending_put(struct eddy_kengine *e, int32_t partition, const c
  */
 static eddy_err_t check_fingerprints(struct eddy_kengine *e, struct ktask *kt)
 {
-    struct eddy_buf saved;
-    eddy_buf_init(&saved);
-    eddy_err_t err = EDDY_OK;
+    /* read every saved fingerprint first: resetting "meta" empties them */
+    char **saved = eddy_calloc(e->n_stores, sizeof *saved);
+    struct eddy_buf value;
+    eddy_buf_init(&value);
+    eddy_err_t err = saved ? EDDY_OK : EDDY_ENOMEM;
+    char key[256];
+    for (size_t s = 0; !err && s < e->n_stores; s++) {
+        bool found = false;
+        snprintf(key, sizeof key, FINGERPRINT_PREFIX "%s", e->store_names[s]);
+        eddy_buf_reset(&value);
+        err = eddy__store_get(kt->stores[0], key, strlen(key), &value, &found);
+        if (!err && found && !(saved[s] = eddy_strndup(value.data, value.len)))
+            err = EDDY_ENOMEM;
+    }
     for (size_t s = 0; !err && s < e->n_stores; s++) {
         const char *store = e->store_names[s];
-        char key[256];
-        bool found = false;
-        snprintf(key, sizeof key, FINGERPRINT_PREFIX "%s", store);
         char *current = eddy_plan_store_fingerprint(e->plan, store);
         if (!current) {
             err = EDDY_ENOMEM;
             break;
         }
-        eddy_buf_reset(&saved);
-        err = eddy__store_get(kt->stores[0], key, strlen(key), &saved, &found);
-        if (!err && found) {
-            eddy_buf_putc(&saved, '\0');
-            err = eddy_buf_err(&saved);
-        }
-        bool compatible = !found || eddy_plan_fingerprint_compatible(saved.data, current);
-        if (!err && found && !compatible && !reset_requested(e, store)) {
-            char why[512];
-            eddy_plan_fingerprint_explain(saved.data, current, why, sizeof why);
+        bool compatible = !saved[s] || eddy_plan_fingerprint_compatible(saved[s], current);
+        if (!compatible && !reset_requested(e, store)) {
+            char why[2048];
+            eddy_plan_fingerprint_explain(saved[s], current, why, sizeof why);
             eddy_log(EDDY_LOG_ERROR, "upgrade", "store '%s' (partition %d) was written by an "
                      "incompatible topology (%s); see `eddy diff OLD NEW`, and start with "
                      "--reset-store %s to rebuild it", store, kt->partition, why, store);
             err = EDDY_ECONFIG;
-        } else if (!err && found && !compatible) {
+        } else if (!compatible) {
             eddy_log(EDDY_LOG_WARN, "upgrade", "resetting store '%s' of partition %d", store,
                      kt->partition);
             if (!(err = delete_changelog(e, e->changelogs[s], kt->partition)) &&
                 !(err = eddy__state_drop(e->state, store, kt->partition)))
                 err = eddy__state_store(e->state, store, kt->partition, &kt->stores[s]);
         }
-        if (!err && (!found || !compatible))
+        /* save it whenever it differs, so the next check compares with it */
+        snprintf(key, sizeof key, FINGERPRINT_PREFIX "%s", store);
+        if (!err && (!saved[s] || strcmp(saved[s], current) != 0))
             err = pending_put(e, kt->partition, key, current);
         eddy_free(current);
     }
-    eddy_buf_release(&saved);
+    for (size_t s = 0; saved && s < e->n_stores; s++)
+        eddy_free(saved[s]);
+    eddy_free(saved);
+    eddy_buf_release(&value);
     return err;
 }
 
@@ -934,9 +941,14 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
             rd_kafka_message_destroy(m);
         }
         e.records += n;
+        /* idle-aware time: silent partitions move their stream time on */
+        int64_t now_ms = eddy_now_ms();
+        for (int p = 0; !err && p < e.n_partitions; p++)
+            if (e.tasks[p].active)
+                err = eddy__task_tick(e.tasks[p].task, now_ms);
         if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
             err = recover(&e, err);
-        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts) &&
+        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms) &&
             eddy_mono_ns() - last_commit >= interval_ns) {
             err = commit(&e);
             last_commit = eddy_mono_ns();

@@ -1,5 +1,12 @@
 /*
  * task.c - see task.h.
+ *
+ * Idle-aware time (plan idle_timeout): records only count; eddy__task_tick()
+ * notices them (records_timed changed since the previous tick) and takes
+ * its @now as the wall time of the last record, with the stream time then
+ * as the anchor. A tick with nothing new, idle_timeout or more after that
+ * anchor, moves stream time to min(anchor stream time + (now - anchor wall
+ * time), now - grace), never backwards, and runs the ordinary advance().
  */
 #include "runtime/task.h"
 
@@ -45,6 +52,11 @@ struct eddy_task {
     size_t scratch_cap;
     int64_t stream_time;
     int64_t persisted_stream_time;
+    /* idle-aware time: records with an event time so far, and as of the
+     * last tick that saw new ones: that count, the tick's wall time and the
+     * stream time then (INT64_MIN: no tick yet) */
+    uint64_t records_timed, idle_seen;
+    int64_t idle_wall, idle_stream_time;
     struct eddy_buf value, key; /* output formatting */
     struct eddy_task_stats stats;
 };
@@ -60,6 +72,7 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->out = *out;
     t->stream_time = INT64_MIN;
     t->persisted_stream_time = INT64_MIN;
+    t->idle_wall = INT64_MIN;
     eddy_buf_init(&t->value);
     eddy_buf_init(&t->key);
     eddy_err_t err = EDDY_ENOMEM;
@@ -172,7 +185,7 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
     if (err || !row->final)
         return err;
     size_t a = (size_t)(agg - t->plan->aggregations);
-    if (row->state_key && (err = roll_up(t, a, row)))
+    if ((row->state_key || row->empty) && (err = roll_up(t, a, row)))
         return err;
     return eddy__alert_on_row(t->alerts, a, row, emit_alert, t);
 }
@@ -191,6 +204,8 @@ static int64_t emit_time(const struct eddy_task *t, size_t a)
 static eddy_err_t advance_one(struct eddy_task *t, size_t a, bool flush)
 {
     eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
+    if (!err && t->plan->n_alerts)
+        err = eddy__alert_advance(t->alerts, a, emit_time(t, a), emit_alert, t);
     for (size_t b = a + 1; !err && b < t->plan->n_aggregations; b++)
         if (t->plan->aggregations[b].rollup && t->plan->aggregations[b].from == a)
             err = advance_one(t, b, flush);
@@ -217,9 +232,11 @@ static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_windo
         if (!rollup->rollup || rollup->from != a)
             continue;
         bool late;
-        eddy_err_t err = eddy__window_rollup(t->stores[b], row->state_key, row->state_key_len,
-                                             row->state_value, row->state_value_len,
-                                             t->agg_time[b], &late);
+        eddy_err_t err = EDDY_OK;
+        if (!row->empty) /* an empty row has nothing to merge, but time passes */
+            err = eddy__window_rollup(t->stores[b], row->state_key, row->state_key_len,
+                                      row->state_value, row->state_value_len, t->agg_time[b],
+                                      &late);
         if (err)
             return err;
         /* rollup windows close once their last source window is merged */
@@ -301,6 +318,7 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     }
     if (reason)
         return dead_letter(t, reason, detail, raw, len, offset);
+    t->records_timed++;
     if (ts > t->stream_time)
         t->stream_time = ts;
     eddy_err_t err;
@@ -331,6 +349,30 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
 eddy_err_t eddy__task_flush(struct eddy_task *t)
 {
     return advance(t, true);
+}
+
+eddy_err_t eddy__task_tick(struct eddy_task *t, int64_t now_ms)
+{
+    int64_t idle = t->plan->idle_timeout_ms;
+    if (idle <= 0)
+        return EDDY_OK;
+    if (t->idle_wall == INT64_MIN || t->records_timed != t->idle_seen) {
+        /* records since the previous tick (or the first tick of the task):
+         * the last one arrived at about @now_ms */
+        t->idle_seen = t->records_timed;
+        t->idle_wall = now_ms;
+        t->idle_stream_time = t->stream_time;
+        return EDDY_OK;
+    }
+    if (t->idle_stream_time == INT64_MIN || now_ms - t->idle_wall < idle)
+        return EDDY_OK; /* no event time to extrapolate from, or not idle yet */
+    int64_t target = t->idle_stream_time + (now_ms - t->idle_wall);
+    if (target > now_ms - t->plan->grace_ms)
+        target = now_ms - t->plan->grace_ms;
+    if (target <= t->stream_time)
+        return EDDY_OK;
+    t->stream_time = target;
+    return advance(t, false);
 }
 
 int64_t eddy__task_stream_time(const struct eddy_task *task)
@@ -365,11 +407,11 @@ static eddy_err_t window_closed(void *ctx, int64_t start)
     return c->changes->closed_window(c->changes->ctx, c->store, start);
 }
 
-static eddy_err_t alert_put(void *ctx, const void *key, size_t key_len, bool firing)
+static eddy_err_t alert_put(void *ctx, const void *key, size_t key_len, const void *value,
+                            size_t value_len)
 {
     struct change_ctx *c = ctx;
-    return c->changes->put(c->changes->ctx, c->store, key, key_len, firing ? "1" : NULL,
-                           firing ? 1 : 0);
+    return c->changes->put(c->changes->ctx, c->store, key, key_len, value, value_len);
 }
 
 static eddy_err_t dedup_put(void *ctx, uint64_t hash, int64_t ts)
@@ -487,7 +529,7 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         return eddy__dedup_load(t->dedup, hash, ts, t->stream_time);
     }
     if (strcmp(store, EDDY_TASK_ALERTS_STORE) == 0)
-        return eddy__alert_load(t->alerts, key, key_len);
+        return eddy__alert_load(t->alerts, key, key_len, value, value_len);
     for (size_t a = 0; a < t->plan->n_aggregations; a++)
         if (strcmp(store, t->plan->aggregations[a].name) == 0)
             return eddy__window_load(t->stores[a], key, key_len, value, value_len,

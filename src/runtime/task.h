@@ -54,9 +54,12 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  * (key "stream_time": 8 order-preserving bytes, state/be64.h), "dedup" when
  * the topology deduplicates (ops/dedup.h), one store per aggregation,
  * named after it (ops/window.h), and "alerts" when it has alerts (the firing
- * ones, ops/alert.h). eddy__task_changes() hands over what changed
- * since its previous call, one put per changed key (value NULL: delete the
- * key), and each closed window (delete its key range). eddy__task_load()
+ * ones and the keys absent(N) alerts watch, ops/alert.h).
+ * eddy__task_changes() hands over what changed since its previous call, one
+ * put per changed key (value NULL: delete the key), and each closed window
+ * (delete its key range). Not persisted: the emit_empty keys of the last
+ * closed window (ops/window.h) and the idle anchor (eddy__task_tick: the
+ * first tick after a restore restarts the idle timer). eddy__task_load()
  * rebuilds a fresh task from persisted records, "meta" first. Recording
  * starts with the first eddy__task_changes() call: a Kafka-mode runtime
  * makes it right after loading, before processing.
@@ -106,6 +109,23 @@ eddy_err_t eddy__task_merge(struct eddy_task *task, size_t aggregation, const vo
  * closes what the watermark allows. */
 eddy_err_t eddy__task_source_time(struct eddy_task *task, size_t aggregation, size_t source,
                                   int64_t source_stream_time);
+
+/*
+ * Idle-aware time (opt-in: plan idle_timeout_ms > 0; otherwise a no-op).
+ * @now_ms is the wall clock (CLOCK_REALTIME, ms since the epoch) passed in
+ * by the caller: the runtime calls it on every pass of its poll loop (at
+ * least every commit interval), after the records of that pass. A tick that
+ * finds records (with a valid event time) processed since the previous one,
+ * or is the task's first, takes @now_ms as the wall time W of the last
+ * record and the stream time S then. A later tick with none since, where
+ * now_ms - W >= idle_timeout, sets stream time to
+ *     min(S + (now_ms - W), now_ms - grace)
+ * when that is later than the current stream time, and closes and emits
+ * windows (and evaluates alerts) exactly as a record that advanced stream
+ * time would. Nothing happens before the first record (S unknown). Errors as
+ * for eddy__task_process (out of memory, sink failure).
+ */
+eddy_err_t eddy__task_tick(struct eddy_task *task, int64_t now_ms);
 
 int64_t eddy__task_stream_time(const struct eddy_task *task);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);

@@ -749,3 +749,100 @@ Test(config, rollup_copies_its_source_and_checks_windows)
         }
     }
 }
+
+/* Idle-aware time (docs/topology.md): idle_timeout, emit_empty, absent(N). */
+Test(config, idle_timeout_emit_empty_and_absent_keys)
+{
+    static const char *head = "name: t\nsource:\n  topic: in\n"
+                              "  timestamp: {field: t, format: unix_ms}\n  fields: {k: string}\n";
+#define IDLE_AGG(window, extra)                                                                    \
+    "aggregations:\n  - {name: c, group_by: [k], window: " window extra                         \
+    ", metrics: {n: count()}}\n"
+#define IDLE_ALERT(when) "alerts:\n  - {name: s, on: c, when: " when "}\n"
+    struct {
+        const char *tail;
+        const char *error; /* NULL: valid */
+    } cases[] = {
+        {"idle_timeout: 30s\n" IDLE_AGG("{tumbling: 1m}", ", emit_empty: true") IDLE_ALERT("absent(3)"),
+         NULL},
+        {"idle_timeout: 0\n" IDLE_AGG("{tumbling: 1m}", ""),
+         "t.yaml:6: idle_timeout: duration must be greater than 0"},
+        {"idle_timeout: soon\n" IDLE_AGG("{tumbling: 1m}", ""),
+         "t.yaml:6: idle_timeout: bad duration 'soon' (expected e.g. 500ms, 30s, 5m, 1h30m, 1d)"},
+        {"idle_timout: 30s\n" IDLE_AGG("{tumbling: 1m}", ""),
+         "t.yaml:6: idle_timout: unknown key (did you mean 'idle_timeout'?)"},
+        {IDLE_AGG("{hopping: 1m, advance: 30s}", ", emit_empty: true"),
+         "t.yaml:7: aggregations[0].emit_empty: emit_empty needs tumbling windows (this "
+         "aggregation has hopping windows)"},
+        {IDLE_AGG("{session: 5m}", ", emit_empty: true"),
+         "t.yaml:7: aggregations[0].emit_empty: emit_empty needs tumbling windows (this "
+         "aggregation has session windows)"},
+        {IDLE_AGG("{tumbling: 1m}", ", emit_empty: often"),
+         "t.yaml:7: aggregations[0].emit_empty: expected true or false, got 'often'"},
+        {IDLE_AGG("{tumbling: 1m}", "") IDLE_ALERT("absent(0)"),
+         "t.yaml:9: alerts[0].when: absent(N) takes a whole number of windows N from 1 to "
+         "1000000"},
+        {IDLE_AGG("{tumbling: 1m}", "") IDLE_ALERT("absent(3m)"),
+         "t.yaml:9: alerts[0].when: absent(N) takes a whole number of windows N from 1 to "
+         "1000000"},
+        {IDLE_AGG("{tumbling: 1m}", "") IDLE_ALERT("absent(3) and n > 1"),
+         "t.yaml:9: alerts[0].when: absent(N) stands alone: it cannot be combined with other "
+         "conditions (write a second alert)"},
+        {IDLE_AGG("{hopping: 1m, advance: 30s}", "") IDLE_ALERT("absent(3)"),
+         "t.yaml:9: alerts[0].when: absent(N) needs an aggregation with tumbling windows ('c' "
+         "has hopping windows)"},
+        {IDLE_AGG("{tumbling: 1m}", "") IDLE_ALERT("absent"),
+         "t.yaml:9: alerts[0].when: unknown name 'absent' at column 1"},
+    };
+#undef IDLE_AGG
+#undef IDLE_ALERT
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024], err[512];
+        snprintf(yaml, sizeof yaml, "%s%s", head, cases[i].tail);
+        struct eddy_plan *plan = NULL;
+        eddy_err_t rc = eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
+        if (cases[i].error) {
+            cr_expect_eq(rc, EDDY_ECONFIG, "case %zu", i);
+            if (rc)
+                cr_expect_str_eq(err, cases[i].error, "case %zu", i);
+            continue;
+        }
+        cr_assert_eq(rc, EDDY_OK, "%s", err);
+        cr_expect_eq(plan->idle_timeout_ms, 30000);
+        cr_expect(plan->aggregations[0].emit_empty);
+        cr_expect_eq(plan->alerts[0].absent_windows, 3);
+        /* code that only knows expressions sees a constant false */
+        cr_expect_str_eq(eddy_expr_source(plan->alerts[0].when), "false");
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        eddy_plan_print(plan, f);
+        fclose(f);
+        cr_expect(strstr(text, "grace: 0s\nidle_timeout: 30s\n"), "%s", text);
+        cr_expect(strstr(text, ", emit final, emit_empty, where -\n"), "%s", text);
+        cr_expect(strstr(text, "alert s on c: when absent(3), output topic t-alerts\n"), "%s",
+                  text);
+        free(text);
+        eddy_plan_free(plan);
+    }
+}
+
+/* The defaults keep today's behaviour and today's `eddy validate` text. */
+Test(config, idle_features_are_off_by_default)
+{
+    struct eddy_plan *plan = load_ok(DATA "full.yaml");
+    cr_expect_eq(plan->idle_timeout_ms, 0);
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        cr_expect(!plan->aggregations[a].emit_empty);
+    for (size_t i = 0; i < plan->n_alerts; i++)
+        cr_expect_eq(plan->alerts[i].absent_windows, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    eddy_plan_print(plan, f);
+    fclose(f);
+    cr_expect_null(strstr(text, "idle_timeout"));
+    cr_expect_null(strstr(text, "emit_empty"));
+    free(text);
+    eddy_plan_free(plan);
+}

@@ -779,6 +779,19 @@ Test(diff, alerts_state_survives_alerts_added_or_removed_but_not_changed)
     cr_expect_not(eddy_plan_fingerprint_compatible(base, renamed), "topology renamed");
     cr_expect_not(eddy_plan_fingerprint_compatible(base, semicolon), "literal with ';}'");
     cr_expect(eddy_plan_fingerprint_compatible(semicolon, semicolon));
+    char why[1024];
+    cr_expect_eq(eddy_plan_fingerprint_explain(base, two, why, sizeof why), 0);
+    cr_expect_str_eq(why, "");
+    eddy_plan_fingerprint_explain(base, changed, why, sizeof why);
+    cr_expect_str_eq(why, "alert burn{on=svc_1m;time=ts unix_ms;window=tumbling 1m;from=-;"
+                          "partition=input;group=service;where=-;when=error_rate > "
+                          "services.budget;defs=error_rate=ratio(is_error),is_error=status >= "
+                          "500,service:string@service,services.budget:table keyed by "
+                          "service,status:int@status} -> alert burn{on=svc_1m;time=ts "
+                          "unix_ms;window=tumbling 1m;from=-;partition=input;group=service;"
+                          "where=-;when=error_rate > services.budget / 2;defs=error_rate="
+                          "ratio(is_error),is_error=status >= 500,service:string@service,"
+                          "services.budget:table keyed by service,status:int@status}");
     cr_expect_not(eddy_plan_fingerprint_compatible(NULL, base));
     cr_expect_not(eddy_plan_fingerprint_compatible(base, NULL));
     eddy_free(base);
