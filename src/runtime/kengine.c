@@ -179,8 +179,8 @@ static eddy_err_t restore_record(void *ctx, const void *key, size_t klen, const 
 }
 
 /* Brings the store of one partition up to the end of its changelog. */
-static eddy_err_t restore_store(struct eddy_kengine *e, size_t s, int32_t partition,
-                                struct eddy_store **store)
+static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *reader, size_t s,
+                                int32_t partition, struct eddy_store **store)
 {
     int64_t from = -1, next = -1;
     eddy_err_t err = eddy__state_store(e->state, e->store_names[s], partition, store);
@@ -191,8 +191,8 @@ static eddy_err_t restore_store(struct eddy_kengine *e, size_t s, int32_t partit
         if ((err = eddy__state_loader_new(*store, 0, &r.loader)))
             break;
         int64_t started = eddy_mono_ns();
-        err = eddy__kafka_read_partition(&e->conf, e->changelogs[s], partition, from,
-                                         restore_record, &r, &next);
+        err = eddy__kreader_read(reader, e->changelogs[s], partition, from, restore_record, &r,
+                                 &next);
         if (!err)
             err = eddy__state_loader_finish(r.loader, next);
         eddy__state_loader_free(r.loader);
@@ -282,12 +282,12 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
 /* restore_store, retried with backoff while the cluster answers with
  * retriable errors (leader elections right after topic creation, a broker
  * restarting): at most about a minute, logging each attempt. */
-static eddy_err_t restore_store_retrying(struct eddy_kengine *e, size_t s, int32_t partition,
-                                         struct eddy_store **store)
+static eddy_err_t restore_store_retrying(struct eddy_kengine *e, struct eddy_kreader *reader,
+                                         size_t s, int32_t partition, struct eddy_store **store)
 {
     int64_t backoff_ms = 100;
     for (int attempt = 1;; attempt++) {
-        eddy_err_t err = restore_store(e, s, partition, store);
+        eddy_err_t err = restore_store(e, reader, s, partition, store);
         if (err != EDDY_EKAFKA || attempt == 12)
             return err;
         eddy_log(EDDY_LOG_WARN, "restore", "restoring %s[%d] failed (attempt %d); retrying in "
@@ -432,9 +432,11 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     kt->reported_time = INT64_MIN;
     int64_t started = eddy_mono_ns();
     kt->opened_ns = started;
-    eddy_err_t err = EDDY_OK;
+    struct eddy_kreader *reader = NULL;
+    eddy_err_t err = eddy__kreader_new(&e->conf, &reader);
     for (size_t s = 0; !err && s < e->n_stores; s++)
-        err = restore_store_retrying(e, s, partition, &kt->stores[s]);
+        err = restore_store_retrying(e, reader, s, partition, &kt->stores[s]);
+    eddy__kreader_free(reader);
     if (!err)
         err = check_fingerprints(e, kt);
     if (!err)

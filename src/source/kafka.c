@@ -395,6 +395,10 @@ static eddy_err_t reader_client(const struct eddy_kconf *conf, rd_kafka_t **out)
         "67108864",
         "fetch.wait.max.ms",
         "100",
+        /* an empty fetch at the end of a small partition must not back off
+         * for the default 500 ms before the end-of-partition event */
+        "fetch.error.backoff.ms",
+        "10",
         NULL,
     };
     rd_kafka_conf_t *rconf = NULL;
@@ -440,7 +444,9 @@ static eddy_err_t reader_message(struct reader *r, const rd_kafka_message_t *m, 
 }
 
 /* Consumes until end-of-partition at or past r->high, in batches (a restore
- * is throughput-bound: one queue pop per record costs a third of it). */
+ * is throughput-bound: one queue pop per record costs a third of it). A
+ * batch call waits until it is full or its timeout passes: a short timeout
+ * keeps small partitions (and the end-of-partition event) from waiting. */
 static eddy_err_t reader_loop(rd_kafka_t *rk, struct reader *r, record_fn fn, void *ctx)
 {
     struct err_limiter limiter = {.code = {0}};
@@ -449,7 +455,7 @@ static eddy_err_t reader_loop(rd_kafka_t *rk, struct reader *r, record_fn fn, vo
     eddy_err_t err = EDDY_OK;
     bool done = false;
     while (!err && !done) {
-        ssize_t n = rd_kafka_consume_batch_queue(queue, 200, batch, READ_BATCH);
+        ssize_t n = rd_kafka_consume_batch_queue(queue, 20, batch, READ_BATCH);
         int64_t now = mono_ms();
         for (ssize_t i = 0; i < n; i++) {
             if (!err && !done)
@@ -472,17 +478,53 @@ static eddy_err_t reader_loop(rd_kafka_t *rk, struct reader *r, record_fn fn, vo
     return err;
 }
 
+struct eddy_kreader {
+    rd_kafka_t *rk;
+};
+
+eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader **out)
+{
+    struct eddy_kreader *reader = eddy_calloc(1, sizeof *reader);
+    if (!reader)
+        return EDDY_ENOMEM;
+    eddy_err_t err = reader_client(conf, &reader->rk);
+    if (err) {
+        eddy_free(reader);
+        return err;
+    }
+    *out = reader;
+    return EDDY_OK;
+}
+
+void eddy__kreader_free(struct eddy_kreader *reader)
+{
+    if (!reader)
+        return;
+    rd_kafka_consumer_close(reader->rk);
+    rd_kafka_destroy(reader->rk);
+    eddy_free(reader);
+}
+
 eddy_err_t eddy__kafka_read_partition(const struct eddy_kconf *conf, const char *topic,
                                       int32_t partition, int64_t from_offset, record_fn fn,
                                       void *ctx, int64_t *next_offset)
 {
-    rd_kafka_t *rk = NULL;
+    struct eddy_kreader *reader = NULL;
+    eddy_err_t err = eddy__kreader_new(conf, &reader);
+    if (!err)
+        err = eddy__kreader_read(reader, topic, partition, from_offset, fn, ctx, next_offset);
+    eddy__kreader_free(reader);
+    return err;
+}
+
+eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, int32_t partition,
+                              int64_t from_offset, record_fn fn, void *ctx, int64_t *next_offset)
+{
+    rd_kafka_t *rk = reader->rk;
     rd_kafka_topic_partition_list_t *assignment = NULL;
     int64_t low = 0, high = 0;
     char what[320];
-    eddy_err_t err = reader_client(conf, &rk);
-    if (err)
-        return err;
+    eddy_err_t err = EDDY_OK;
     rd_kafka_resp_err_t rerr =
         rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, WATERMARK_TIMEOUT_MS);
     if (rerr) {
@@ -525,9 +567,9 @@ eddy_err_t eddy__kafka_read_partition(const struct eddy_kconf *conf, const char 
     reader_progress(&r, mono_ms(), true);
     *next_offset = r.offset;
 out:
-    if (assignment)
+    if (assignment) {
+        rd_kafka_assign(rk, NULL); /* ready for the next partition */
         rd_kafka_topic_partition_list_destroy(assignment);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    }
     return err;
 }

@@ -95,6 +95,19 @@ eddy_err_t eddy__kconsumer_resume(struct eddy_kconsumer *c,
  * watermark (a stale checkpoint), EDDY_EKAFKA when no progress was made for
  * 120 s (e.g. a transaction left open by a producer that is not replaced).
  */
+/* A reader reused for several eddy__kreader_read() calls: a restore reads the
+ * changelog partitions of every store of a task with one client, instead of
+ * paying a client's start and stop per partition. One thread at a time. */
+struct eddy_kreader;
+eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader **out);
+void eddy__kreader_free(struct eddy_kreader *reader);
+/* Same contract as eddy__kafka_read_partition below, on @reader's client. */
+eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, int32_t partition,
+                              int64_t from_offset,
+                              eddy_err_t (*fn)(void *ctx, const void *key, size_t klen,
+                                               const void *value, size_t vlen, int64_t offset),
+                              void *ctx, int64_t *next_offset);
+
 eddy_err_t eddy__kafka_read_partition(const struct eddy_kconf *conf, const char *topic,
                                       int32_t partition, int64_t from_offset,
                                       eddy_err_t (*fn)(void *ctx, const void *key, size_t klen,
