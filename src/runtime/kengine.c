@@ -747,14 +747,24 @@ static eddy_err_t setup(struct eddy_kengine *e)
     memcpy(e->props + plan->n_kafka, o->props, o->n_props * sizeof *e->props);
     e->conf = (struct eddy_kconf){o->bootstrap, e->props, plan->n_kafka + o->n_props};
     eddy_err_t err;
+    int64_t waited_ms = 0;
     for (int64_t backoff_ms = 500;; backoff_ms = backoff_ms < 30000 ? backoff_ms * 2 : 30000) {
         err = eddy__kafka_partition_count(&e->conf, plan->source.topic, &e->n_partitions);
-        if (err != EDDY_EKAFKA || *e->stop)
+        /* a topic just created may not be in every broker's metadata yet:
+         * a missing input topic is waited for a minute, an unreachable
+         * cluster until it answers */
+        bool retry = err == EDDY_EKAFKA || (err == EDDY_ENOTFOUND && waited_ms < 60000);
+        if (!retry || *e->stop)
             break;
-        eddy_log(EDDY_LOG_WARN, "engine", "cannot reach the Kafka cluster at %s; retrying in "
-                 "%.1f s", o->bootstrap, (double)backoff_ms / 1000);
+        if (err == EDDY_ENOTFOUND)
+            eddy_log(EDDY_LOG_WARN, "engine", "input topic '%s' does not exist (yet); retrying "
+                     "in %.1f s", plan->source.topic, (double)backoff_ms / 1000);
+        else
+            eddy_log(EDDY_LOG_WARN, "engine", "cannot reach the Kafka cluster at %s; retrying "
+                     "in %.1f s", o->bootstrap, (double)backoff_ms / 1000);
         struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
+        waited_ms += backoff_ms;
     }
     if (err == EDDY_ENOTFOUND)
         eddy_log(EDDY_LOG_ERROR, "engine", "input topic '%s' does not exist",
