@@ -12,3 +12,9 @@ echo "== aggregates and sketches (bench_agg)"
 [ -x "$build/bench_state" ] && { echo "== RocksDB state (bench_state)"; "$build/bench_state"; }
 echo "== local mode, whole topologies (bench/local.sh)"
 "$root/bench/local.sh" "$build" 1000000
+echo "== Kafka mode (starts the single-node broker when none runs)"
+"$root/scripts/kafka" start >/dev/null
+echo "-- exactly once vs at least once, one instance over a backlog (bench/eos_throughput.sh)"
+"$root/bench/eos_throughput.sh" "$build" 500000
+echo "-- a hot tenant through the repartition topic (bench/skew.sh)"
+"$root/bench/skew.sh" "$build" 300000
