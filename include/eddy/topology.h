@@ -201,6 +201,11 @@ struct eddy_plan {
      * records, eddy__task_tick() advances the task's stream time by
      * wall-clock progress (rules in docs/topology.md). */
     int64_t idle_timeout_ms;
+    /* late: {correct_within: C} (0 = off): a record later than grace but
+     * whose window end + grace + C > stream time corrects its closed window,
+     * which is emitted again with "revision": N (rules in docs/topology.md,
+     * "Late corrections"). Closed windows are kept until end + grace + C. */
+    int64_t late_correct_ms;
     struct eddy_table **tables;
     size_t n_tables;
     struct eddy_derive *derives;

@@ -32,13 +32,18 @@
  * Deliberately left out (they change which events count or how results are
  * delivered, not what persisted state means): dedup settings in aggregation
  * fingerprints, `required`, max_event_bytes, emit, emit_empty, idle_timeout,
- * metric names and quantile q (one sketch serves every q), output topics,
- * processing, kafka properties, table rows and files.
+ * late.correct_within, metric names and quantile q (one sketch serves every
+ * q), output topics, processing, kafka properties, table rows and files.
+ * late.correct_within only decides how long closed windows stay: their rows
+ * mean the same, and rows with a revision (row format 2) exist only in
+ * closed windows, which a store without corrections skips unread at load,
+ * so adding, changing or removing it keeps every store.
  *
  * The diff compares the same descriptions part by part to say why a store is
  * rebuilt, and separate "output" descriptions (parts as above without grace
- * and partition, plus emit, emit_empty and the declared metrics by name) to
- * say whether an output topic keeps its meaning.
+ * and partition, plus emit, emit_empty, late (the correction horizon, or -;
+ * always - for a rollup) and the declared metrics by name) to say whether an
+ * output topic keeps its meaning.
  */
 #include "config/diff.h"
 
@@ -724,6 +729,13 @@ static void build_aggregation_output(struct desc *d, const struct eddy_plan *pla
     desc_part(d, "emit", b);
     eddy_buf_puts(b, agg->emit_empty ? "true" : "false");
     desc_part(d, "emit_empty", b);
+    if (plan->late_correct_ms && !agg->rollup) {
+        eddy_buf_puts(b, "correct_within ");
+        put_duration(b, plan->late_correct_ms);
+    } else {
+        eddy_buf_putc(b, '-');
+    }
+    desc_part(d, "late", b);
     window_deps(&c, agg);
     for (size_t m = 0; m < agg->n_metrics && !d->oom; m++) {
         put_metric(b, &agg->metrics[m]);

@@ -9,6 +9,7 @@
  *   dedup: FIELD within D (store dedup, changelog NAME-dedup-changelog) | dedup: none
  *   grace: D
  *   idle_timeout: D                           (only when set)
+ *   late: correct within D                    (only when set)
  *   table NAME: N rows keyed by KEY, columns [C, ...] (FILE)
  *   derive: NAME = EXPR
  *   aggregation NAME: group_by [..], WINDOW, emit final|updates every D[, emit_empty],
@@ -210,6 +211,11 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
     if (plan->idle_timeout_ms) {
         fputs("idle_timeout: ", out);
         print_duration(out, plan->idle_timeout_ms);
+        fputs("\n", out);
+    }
+    if (plan->late_correct_ms) {
+        fputs("late: correct within ", out);
+        print_duration(out, plan->late_correct_ms);
         fputs("\n", out);
     }
     for (size_t i = 0; i < plan->n_tables; i++) {

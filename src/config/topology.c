@@ -31,12 +31,14 @@ struct loader {
 
 static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
                                        "grace",  "tables",     "derive",       "aggregations",
-                                       "alerts", "kafka",      "idle_timeout", NULL};
+                                       "alerts", "kafka",      "idle_timeout", "late",
+                                       NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
                                           "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
 static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
+static const char *const late_keys[] = {"correct_within", NULL};
 static const char *const table_keys[] = {"file", "key", NULL};
 static const char *const agg_keys[] = {"name",    "group_by", "where",      "window", "emit",
                                        "metrics", "output",   "emit_empty", NULL};
@@ -1113,6 +1115,17 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
     if ((v = eddy__cfg_get(c, root, "idle_timeout")) != NULL) {
         eddy__cfg_push(c, "idle_timeout");
         if (eddy__cfg_duration(c, v, true, &plan->idle_timeout_ms))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, root, "late")) != NULL) {
+        yaml_node_t *within;
+        eddy__cfg_push(c, "late");
+        if (eddy__cfg_mapping(c, v, late_keys) ||
+            eddy__cfg_require(c, v, "correct_within", &within))
+            return c->err;
+        eddy__cfg_push(c, "correct_within");
+        if (eddy__cfg_duration(c, within, true, &plan->late_correct_ms))
             return c->err;
         eddy__cfg_pop(c, old);
     }

@@ -78,6 +78,8 @@ void eddy__result_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
     eddy_buf_putc(buf, '{');
     body_json(buf, agg, row);
     eddy_buf_puts(buf, row->final ? ",\"final\":true," : ",\"final\":false,");
+    if (row->revision)
+        eddy_buf_printf(buf, "\"revision\":%lu,", (unsigned long)row->revision);
     metrics_json(buf, agg, row);
     eddy_buf_putc(buf, '}');
 }

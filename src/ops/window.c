@@ -1,9 +1,12 @@
 /*
  * window.c - see window.h.
  *
- * Layout: the store keeps its open windows in an array sorted by start. Each
- * window owns an open-addressing table of rows keyed by the hash of the
- * encoded group key. A row is one allocation: header, accumulators, key bytes.
+ * Layout: the store keeps its windows in an array sorted by start: first the
+ * n_retained closed windows kept for late corrections (none without them),
+ * then the open ones. Each window owns an open-addressing table of rows keyed
+ * by the hash of the encoded group key. A row is one allocation: header,
+ * accumulators, key bytes. A retained row carries its revision count (and a
+ * pending flag while a correction awaits emission at the next advance).
  *
  * emit_empty (tumbling only): after a window closes, its group keys are kept
  * in bytewise order (prev_keys: per key a u32 length then the bytes; memory
@@ -34,12 +37,15 @@ struct row {
     uint32_t key_len;
     bool dirty;   /* changed since last emission (emit updates) */
     bool changed; /* changed since last eddy__window_changes (persistence) */
+    bool revised; /* retained window: corrected since its last emission */
+    uint32_t revision; /* emissions after the window's close (persisted) */
     struct eddy_acc accs[];
     /* followed by key_len key bytes */
 };
 
 struct window {
     int64_t start;
+    bool revised; /* retained: some row is revised */
     struct row **slots; /* power-of-two table, NULL = empty */
     size_t cap;
     size_t count;
@@ -69,7 +75,13 @@ struct eddy_window_store {
     size_t rows, bytes;
     bool persisting; /* set by the first eddy__window_changes (Kafka mode) */
     bool export;     /* emitted rows carry their persisted form */
-    int64_t *closed; /* window starts closed since the last changes() */
+    /* late corrections (eddy__window_correct): windows[0 .. n_retained) are
+     * closed (emitted) and kept until end + grace + correct_ms <= stream
+     * time; n_revised counts their rows waiting for a revision */
+    int64_t correct_ms;
+    size_t n_retained, n_revised;
+    int64_t last_closed; /* start of the last window closed, while revising */
+    int64_t *closed; /* window starts dropped since the last changes() */
     size_t n_closed, cap_closed;
     struct eddy_buf persist; /* key and value scratch for persistence */
     /* emit_empty: the keys of the last closed window, its start, and a row
@@ -366,6 +378,55 @@ static bool window_closed(const struct eddy_window_store *ws, int64_t start, int
     return end + ws->grace_ms <= stream_time;
 }
 
+/* Past the correction horizon (without corrections: closed): a closed window
+ * is dropped, and a record for it is late. */
+static bool window_expired(const struct eddy_window_store *ws, int64_t start, int64_t stream_time)
+{
+    int64_t end = start + ws->agg->window.size_ms;
+    return end + ws->grace_ms + ws->correct_ms <= stream_time;
+}
+
+/* The window of @start, closed at stream time but not expired, made as a
+ * retained window when missing. *retained is false when it lies among the
+ * open windows (closed at stream time but not yet emitted: only a store that
+ * is never advanced, a combining one, has such): it is then updated like an
+ * open window. */
+static struct window *closed_window_get(struct eddy_window_store *ws, int64_t start,
+                                        bool *retained)
+{
+    size_t n = ws->n_windows;
+    struct window *w = window_get(ws, start);
+    if (!w)
+        return NULL;
+    size_t i = (size_t)(w - ws->windows);
+    if (ws->n_windows != n && i <= ws->n_retained)
+        ws->n_retained++;
+    *retained = i < ws->n_retained;
+    return w;
+}
+
+/* A row of a retained window changed: it is emitted again at the next
+ * advance, and persisted at the next changes(). */
+static void revise(struct eddy_window_store *ws, struct window *w, struct row *r)
+{
+    if (!r->revised) {
+        r->revised = true;
+        ws->n_revised++;
+    }
+    w->revised = true;
+    r->changed = true;
+}
+
+void eddy__window_correct(struct eddy_window_store *ws, int64_t correct_within_ms)
+{
+    ws->correct_ms = correct_within_ms > 0 ? correct_within_ms : 0;
+}
+
+size_t eddy__window_retained_windows(const struct eddy_window_store *ws)
+{
+    return ws->n_retained;
+}
+
 eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
                             int64_t ts, int64_t stream_time, bool *late)
 {
@@ -387,9 +448,15 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
     /* windows start at or after the epoch, as in Kafka Streams */
     for (int64_t start = eddy_floor_div(ts, advance) * advance; start > ts - size && start >= 0;
          start -= advance) {
-        if (window_closed(ws, start, stream_time))
-            continue;
-        struct window *w = window_get(ws, start);
+        bool retained = false;
+        struct window *w;
+        if (window_closed(ws, start, stream_time)) {
+            if (window_expired(ws, start, stream_time))
+                continue;
+            w = closed_window_get(ws, start, &retained); /* a correction */
+        } else {
+            w = window_get(ws, start);
+        }
         struct row *r = w ? row_get(ws, w, hash) : NULL;
         if (!r)
             return EDDY_ENOMEM;
@@ -399,8 +466,12 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
             if (err)
                 return err;
         }
-        r->dirty = true;
-        r->changed = true;
+        if (retained) {
+            revise(ws, w, r);
+        } else {
+            r->dirty = true;
+            r->changed = true;
+        }
         open++;
     }
     *late = open == 0;
@@ -449,8 +520,10 @@ static eddy_err_t emit_row(struct eddy_window_store *ws, int64_t start, struct r
         .errors = ws->errors,
         .final = final,
         .empty = r == ws->blank,
+        .revision = r->revision,
+        .superseded = r->revision && start != ws->last_closed,
     };
-    if (ws->export && final && !row.empty) {
+    if (ws->export && final && !row.empty && !r->revision) {
         eddy_err_t err = encode_row(ws, start, r);
         if (err)
             return err;
@@ -558,17 +631,24 @@ static eddy_err_t emit_final_with_blanks(struct eddy_window_store *ws, const str
     return EDDY_OK;
 }
 
+static eddy_err_t sorted_reserve(struct eddy_window_store *ws, size_t count)
+{
+    if (count > ws->sorted_cap) {
+        struct row **sorted = eddy_realloc(ws->sorted, count * sizeof *sorted);
+        if (!sorted)
+            return EDDY_ENOMEM;
+        ws->sorted = sorted;
+        ws->sorted_cap = count;
+    }
+    return EDDY_OK;
+}
+
 /* Emits the rows of @w (all of them, or only dirty ones) in key order. */
 static eddy_err_t emit_window(struct eddy_window_store *ws, const struct window *w, bool final,
                               eddy_window_emit_fn emit, void *ctx)
 {
-    if (w->count > ws->sorted_cap) {
-        struct row **sorted = eddy_realloc(ws->sorted, w->count * sizeof *sorted);
-        if (!sorted)
-            return EDDY_ENOMEM;
-        ws->sorted = sorted;
-        ws->sorted_cap = w->count;
-    }
+    if (sorted_reserve(ws, w->count))
+        return EDDY_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < w->cap; i++)
         if (w->slots[i] && (final || w->slots[i]->dirty))
@@ -594,7 +674,7 @@ static eddy_err_t emit_updates(struct eddy_window_store *ws, int64_t stream_time
     ws->next_update = (eddy_floor_div(stream_time, interval) + 1) * interval;
     if (first)
         return EDDY_OK;
-    for (size_t i = 0; i < ws->n_windows; i++) {
+    for (size_t i = ws->n_retained; i < ws->n_windows; i++) {
         eddy_err_t err = emit_window(ws, &ws->windows[i], false, emit, ctx);
         if (err)
             return err;
@@ -602,38 +682,84 @@ static eddy_err_t emit_updates(struct eddy_window_store *ws, int64_t stream_time
     return EDDY_OK;
 }
 
+/* Late corrections: emits the revised rows of retained windows, in window
+ * start then key order, each with its next revision number. */
+static eddy_err_t emit_revisions(struct eddy_window_store *ws, int64_t stream_time,
+                                 eddy_window_emit_fn emit, void *ctx)
+{
+    if (!ws->n_revised)
+        return EDDY_OK;
+    const struct eddy_window *win = &ws->agg->window;
+    ws->last_closed =
+        eddy_floor_div(stream_time - win->size_ms - ws->grace_ms, win->advance_ms) *
+        win->advance_ms;
+    for (size_t i = 0; i < ws->n_retained; i++) {
+        struct window *w = &ws->windows[i];
+        if (!w->revised)
+            continue;
+        if (sorted_reserve(ws, w->count))
+            return EDDY_ENOMEM;
+        size_t n = 0;
+        for (size_t k = 0; k < w->cap; k++)
+            if (w->slots[k] && w->slots[k]->revised)
+                ws->sorted[n++] = w->slots[k];
+        qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
+        w->revised = false;
+        for (size_t k = 0; k < n; k++) {
+            struct row *r = ws->sorted[k];
+            r->revised = false;
+            r->changed = true; /* its revision number, persisted */
+            ws->n_revised--;
+            r->revision++;
+            eddy_err_t err = emit_row(ws, w->start, r, true, emit, ctx);
+            if (err)
+                return err;
+        }
+    }
+    return EDDY_OK;
+}
+
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx)
 {
-    size_t closed = 0;
+    eddy_err_t err = emit_revisions(ws, stream_time, emit, ctx);
+    if (err)
+        return err;
+    /* close: emit the windows closed at stream time, which are retained */
+    size_t closed = ws->n_retained;
     while (closed < ws->n_windows &&
            (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
         closed++;
-    eddy_err_t err = EDDY_OK;
-    if (closed == 0) {
-        if (!flush && (err = emit_gap(ws, INT64_MAX, stream_time, emit, ctx)))
-            return err;
-        return flush ? EDDY_OK : emit_updates(ws, stream_time, emit, ctx);
-    }
-    if (ws->persisting && ws->n_closed + closed > ws->cap_closed) {
-        size_t cap = (ws->n_closed + closed) * 2;
-        int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
-        if (!starts)
-            return EDDY_ENOMEM;
-        ws->closed = starts;
-        ws->cap_closed = cap;
-    }
-    for (size_t i = 0; ws->persisting && i < closed; i++)
-        ws->closed[ws->n_closed++] = ws->windows[i].start;
-    for (size_t i = 0; i < closed && !err; i++) {
+    for (size_t i = ws->n_retained; i < closed && !err; i++) {
         err = emit_gap(ws, ws->windows[i].start, stream_time, emit, ctx);
         if (!err)
             err = emit_window(ws, &ws->windows[i], true, emit, ctx);
     }
-    for (size_t i = 0; i < closed; i++)
+    ws->n_retained = closed;
+    /* drop the retained windows past the correction horizon (without
+     * corrections: every closed one) */
+    size_t drop = 0;
+    while (drop < ws->n_retained &&
+           (flush || window_expired(ws, ws->windows[drop].start, stream_time)))
+        drop++;
+    if (drop && ws->persisting && ws->n_closed + drop > ws->cap_closed) {
+        size_t cap = (ws->n_closed + drop) * 2;
+        int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
+        if (!starts)
+            return err ? err : EDDY_ENOMEM;
+        ws->closed = starts;
+        ws->cap_closed = cap;
+    }
+    for (size_t i = 0; i < drop; i++) {
+        if (ws->persisting)
+            ws->closed[ws->n_closed++] = ws->windows[i].start;
         window_release(ws, &ws->windows[i]);
-    memmove(ws->windows, ws->windows + closed, (ws->n_windows - closed) * sizeof *ws->windows);
-    ws->n_windows -= closed;
+    }
+    if (drop) {
+        memmove(ws->windows, ws->windows + drop, (ws->n_windows - drop) * sizeof *ws->windows);
+        ws->n_windows -= drop;
+        ws->n_retained -= drop;
+    }
     if (!err && !flush)
         err = emit_gap(ws, INT64_MAX, stream_time, emit, ctx);
     if (!err && !flush)
@@ -653,7 +779,7 @@ void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_
 
 size_t eddy__window_open_windows(const struct eddy_window_store *ws)
 {
-    return ws->n_windows;
+    return ws->n_windows - ws->n_retained;
 }
 
 size_t eddy__window_rows(const struct eddy_window_store *ws)
@@ -676,8 +802,19 @@ static eddy_err_t encode_row(struct eddy_window_store *ws, int64_t start, const 
     eddy__be64_put(be, start);
     eddy_buf_append(b, be, 8);
     eddy_buf_append(b, r->key, r->key_len);
-    unsigned char header[2] = {EDDY_WINDOW_ROW_FORMAT, (unsigned char)ws->n_accs};
-    eddy_buf_append(b, header, 2);
+    /* the revision, and in its top bit a correction not yet emitted (merged
+     * partials are emitted at the next watermark advance, maybe after a
+     * commit): a restored task emits it */
+    uint32_t rev = r->revision | (r->revised ? UINT32_C(0x80000000) : 0);
+    if (rev) {
+        unsigned char header[6] = {EDDY_WINDOW_ROW_FORMAT_REVISED, (unsigned char)ws->n_accs,
+                                   (unsigned char)(rev >> 24), (unsigned char)(rev >> 16),
+                                   (unsigned char)(rev >> 8), (unsigned char)rev};
+        eddy_buf_append(b, header, 6);
+    } else {
+        unsigned char header[2] = {EDDY_WINDOW_ROW_FORMAT, (unsigned char)ws->n_accs};
+        eddy_buf_append(b, header, 2);
+    }
     for (size_t a = 0; a < ws->n_accs; a++) {
         eddy_err_t err = eddy_acc_encode(&r->accs[a], ws->accs[a].kind, b);
         if (err)
@@ -720,14 +857,16 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
  * window is closed at @stream_time. */
 static eddy_err_t row_at(struct eddy_window_store *ws, int64_t start, const unsigned char *group,
                          size_t group_len, int64_t stream_time, struct window **wout,
-                         struct row **out)
+                         struct row **out, bool *retained)
 {
     *out = NULL;
-    if (window_closed(ws, start, stream_time))
+    *retained = false;
+    bool closed = window_closed(ws, start, stream_time);
+    if (closed && window_expired(ws, start, stream_time))
         return EDDY_OK;
     if (!eddy__group_key_decode(group, group_len, ws->agg->n_group, ws->group))
         return EDDY_EPARSE;
-    struct window *w = window_get(ws, start);
+    struct window *w = closed ? closed_window_get(ws, start, retained) : window_get(ws, start);
     if (!w)
         return EDDY_ENOMEM;
     eddy_buf_reset(&ws->key);
@@ -740,24 +879,37 @@ static eddy_err_t row_at(struct eddy_window_store *ws, int64_t start, const unsi
 }
 
 static eddy_err_t row_for_key(struct eddy_window_store *ws, const void *key, size_t key_len,
-                              int64_t stream_time, struct window **wout, struct row **out)
+                              int64_t stream_time, struct window **wout, struct row **out,
+                              bool *retained)
 {
     *out = NULL;
+    *retained = false;
     if (key_len < 8)
         return EDDY_EPARSE;
     return row_at(ws, eddy__be64_get(key), (const unsigned char *)key + 8, key_len - 8,
-                  stream_time, wout, out);
+                  stream_time, wout, out, retained);
 }
 
 /* Decodes the accumulators of a persisted value; with @merge they are added
- * to @r's, else they replace them. */
+ * to @r's, else they (and the revision) replace them. */
 static eddy_err_t row_decode(struct eddy_window_store *ws, struct row *r, const void *value,
                              size_t value_len, bool merge)
 {
     const unsigned char *v = value;
-    if (value_len < 2 || v[0] != EDDY_WINDOW_ROW_FORMAT || v[1] != ws->n_accs)
+    if (value_len < 2 || v[1] != ws->n_accs)
         return EDDY_EPARSE;
     size_t pos = 2;
+    uint32_t revision = 0;
+    if (v[0] == EDDY_WINDOW_ROW_FORMAT_REVISED && value_len >= 6) {
+        revision = (uint32_t)v[2] << 24 | (uint32_t)v[3] << 16 | (uint32_t)v[4] << 8 | v[5];
+        pos = 6;
+    } else if (v[0] != EDDY_WINDOW_ROW_FORMAT) {
+        return EDDY_EPARSE;
+    }
+    if (!merge) {
+        r->revision = revision & UINT32_C(0x7fffffff);
+        r->revised = revision >> 31; /* eddy__window_load() makes it pending */
+    }
     eddy_err_t err = EDDY_OK;
     for (size_t a = 0; a < ws->n_accs && !err; a++) {
         struct eddy_acc acc;
@@ -784,8 +936,16 @@ eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size
 {
     struct window *w;
     struct row *r;
-    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r);
-    return err || !r ? err : row_decode(ws, r, value, value_len, false);
+    bool retained;
+    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r, &retained);
+    if (!err && r)
+        err = row_decode(ws, r, value, value_len, false);
+    if (!err && r && r->revised) { /* a correction persisted before its emission */
+        r->revised = false;
+        if (retained)
+            revise(ws, w, r);
+    }
+    return err;
 }
 
 eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, size_t key_len,
@@ -794,13 +954,17 @@ eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, siz
 {
     struct window *w;
     struct row *r;
-    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r);
+    bool retained;
+    eddy_err_t err = row_for_key(ws, key, key_len, stream_time, &w, &r, &retained);
     *late = !err && !r;
     if (err || !r)
         return err;
     if ((err = row_decode(ws, r, value, value_len, true)))
         return err;
-    r->dirty = r->changed = true;
+    if (retained)
+        revise(ws, w, r);
+    else
+        r->dirty = r->changed = true;
     return EDDY_OK;
 }
 
@@ -823,7 +987,7 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
     }
     for (size_t i = 0; i < ws->n_windows; i++)
         window_release(ws, &ws->windows[i]);
-    ws->n_windows = 0;
+    ws->n_windows = ws->n_retained = ws->n_revised = 0;
     return err;
 }
 
@@ -847,15 +1011,19 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
          start -= advance) {
         struct window *w;
         struct row *r;
+        bool retained;
         eddy_err_t err = row_at(ws, start, (const unsigned char *)key + 8, key_len - 8,
-                                stream_time, &w, &r);
+                                stream_time, &w, &r, &retained);
         if (err)
             return err;
         if (!r)
             continue;
         if ((err = row_decode(ws, r, value, value_len, true)))
             return err;
-        r->dirty = r->changed = true;
+        if (retained)
+            revise(ws, w, r);
+        else
+            r->dirty = r->changed = true;
         *late = false;
     }
     return EDDY_OK;

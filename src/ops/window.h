@@ -20,6 +20,18 @@
  * real rows are kept for the next window, so a silent key gets one empty
  * row. The kept keys are not persisted (after a restore, none are kept).
  *
+ * Late corrections (eddy__window_correct, plan late.correct_within C > 0):
+ * a closed window is retained (rows and accumulators) until end + grace + C
+ * <= stream time, then dropped; an event (or merged partial) for a window
+ * that is closed but not yet dropped updates that window's row instead of
+ * being late, and the row is emitted again at the next advance (before any
+ * window closes), final = true with revision = 1, 2, ... (per window and
+ * key: the number of its emissions after the close; a key that first appears
+ * by a correction starts at 1). Revisions of one advance come in window start
+ * then key order, one per row however many events corrected it. An event is
+ * late only when every window it belongs to is past that horizon. Without C,
+ * a window is dropped as it closes (the horizon is the close).
+ *
  * Group keys are encoded as bytes: per group value a type tag (enum
  * eddy_vtype) then, for STR a 4-byte little-endian length and the bytes, for
  * INT/NUM 8 bytes, for BOOL 1 byte, for NULL nothing. Rows of a window are
@@ -58,7 +70,14 @@ struct eddy_window_row {
     /* emit_empty: a key of the previous window without a row in this one;
      * the metrics are those of no events (counts 0). Never exported. */
     bool empty;
-    /* with eddy__window_export: the row in its persisted form (see below) */
+    /* late corrections: the row's revision (0: its first final emission, or
+     * not final), and whether a revision is of a window older than the last
+     * one closed at stream time (alerts skip those: their state already
+     * reflects a later window) */
+    uint32_t revision;
+    bool superseded;
+    /* with eddy__window_export (rows with revision 0 only): the row in its
+     * persisted form (see below) */
     const void *state_key, *state_value;
     size_t state_key_len, state_value_len;
 };
@@ -70,14 +89,23 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
                                   struct eddy_window_store **out);
 void eddy__window_store_free(struct eddy_window_store *ws);
 
+/* Enables late corrections: closed windows are kept @correct_within_ms
+ * (> 0; 0 turns them off) after their close; see above. Call right after
+ * eddy__window_store_new(). */
+void eddy__window_correct(struct eddy_window_store *ws, int64_t correct_within_ms);
+
 /* Adds the event (@slots in event scope, event time @ts) to every open window
  * it belongs to. *late is set when it belongs to none because all are closed
- * (the event is then left out). Allocates only for a new window or group key. */
+ * (the event is then left out); with corrections, when all are past the
+ * correction horizon. Allocates only for a new window or group key. */
 eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
                             int64_t ts, int64_t stream_time, bool *late);
 
-/* Emits and drops every window with end + grace <= @stream_time, and due
- * intermediate updates; with @flush, closes every window (end of input). */
+/* Emits the pending revisions of retained windows, then emits (and retains,
+ * or without corrections drops) every window with end + grace <=
+ * @stream_time, drops the retained ones with end + grace + correct_within <=
+ * @stream_time, and emits due intermediate updates; with @flush, closes and
+ * drops every window (end of input). */
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx);
 
@@ -86,14 +114,24 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
  * order-preserving bytes (state/be64.h) followed by the encoded group key;
  * its value is a format byte (EDDY_WINDOW_ROW_FORMAT), the number of
  * accumulators, then each accumulator's encoding (agg/acc.h) in layout order.
+ * A row with a revision > 0 or a correction not yet emitted (late
+ * corrections) is written with format byte EDDY_WINDOW_ROW_FORMAT_REVISED:
+ * format, number of accumulators, 4 big-endian bytes (bit 31: a correction
+ * is pending, emitted at the first advance after loading; bits 0-30: the
+ * revision), then the accumulators; every other row keeps format 1 byte for
+ * byte, and both decode.
  *
- * eddy__window_changes() hands over every row added to or changed in an open
- * window since the previous call (one put per changed key, however many
- * events changed it), then the start of every window closed since then (its
- * rows are gone: the caller deletes the key range of that start). Closed
- * windows are recorded from the first call on (local mode never calls it).
+ * eddy__window_changes() hands over every row added to or changed in a
+ * window (open or retained) since the previous call (one put per changed
+ * key, however many events changed it), then the start of every window
+ * dropped since then (its rows are gone: the caller deletes the key range of
+ * that start). Without corrections a window is dropped when it closes; with
+ * them, at end + grace + correct_within, so retained rows stay in the store
+ * and survive restarts. Dropped windows are recorded from the first call on
+ * (local mode never calls it).
  */
 #define EDDY_WINDOW_ROW_FORMAT 1
+#define EDDY_WINDOW_ROW_FORMAT_REVISED 2
 
 struct eddy_window_changes {
     eddy_err_t (*put)(void *ctx, const void *key, size_t key_len, const void *value,
@@ -106,7 +144,9 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
                                 const struct eddy_window_changes *changes);
 
 /* Loads one persisted row; rows of windows already closed at @stream_time
- * are skipped. EDDY_EPARSE for bytes that are not a row of this store's
+ * are skipped (with corrections: past the horizon; rows of closed windows
+ * within it are loaded as retained, already emitted, with their revision).
+ * EDDY_EPARSE for bytes that are not a row of this store's
  * layout (e.g. state written by an incompatible topology). */
 eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
                              const void *value, size_t value_len, int64_t stream_time);
@@ -117,7 +157,8 @@ eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size
  * value as for persistence) and empties the store. The owning task of the
  * group key merges them with eddy__window_merge(), which adds the partial row
  * to the row of the same window and key (creating it); *late is set when that
- * window is already closed at @stream_time (the partial is then left out).
+ * window is already closed at @stream_time (the partial is then left out;
+ * with corrections: past the horizon, a retained row is revised instead).
  */
 eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
                              eddy_err_t (*fn)(void *ctx, const void *key, size_t key_len,
@@ -145,8 +186,10 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
 void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_value *metrics,
                                 double *errors);
 
-/* Open windows and rows, and approximate bytes held (for metrics and tests). */
+/* Open windows, retained (closed, correctable) windows, rows of both, and
+ * approximate bytes held (for metrics and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);
+size_t eddy__window_retained_windows(const struct eddy_window_store *ws);
 size_t eddy__window_rows(const struct eddy_window_store *ws);
 size_t eddy__window_memory(const struct eddy_window_store *ws);
 

@@ -23,6 +23,9 @@ void eddy__stats_format(const struct eddy_task_stats *st, char *buf, size_t len)
                      (unsigned long long)st->duplicates, (unsigned long long)dead,
                      (unsigned long long)st->results_out, (unsigned long long)st->updates_out,
                      (unsigned long long)st->alerts_out);
+    if (st->revisions_out && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " revisions=%llu",
+                      (unsigned long long)st->revisions_out);
     for (int r = 1; r < EDDY_DL__COUNT && n > 0 && (size_t)n < len; r++)
         if (st->dead_letters[r])
             n += snprintf(buf + n, len - (size_t)n, " %s=%llu", eddy__dl_reason_name(r),

@@ -121,7 +121,8 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
         return plan->dedup.within_ms + day;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (strcmp(store, plan->aggregations[a].name) == 0)
-            return plan->aggregations[a].window.size_ms + plan->grace_ms + day;
+            return plan->aggregations[a].window.size_ms + plan->grace_ms +
+                   (plan->aggregations[a].rollup ? 0 : plan->late_correct_ms) + day;
     return -1;
 }
 
@@ -907,6 +908,7 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
         sum.records_ok += st->records_ok;
         sum.duplicates += st->duplicates;
         sum.results_out += st->results_out;
+        sum.revisions_out += st->revisions_out;
         sum.updates_out += st->updates_out;
         sum.alerts_out += st->alerts_out;
         for (int r = 0; r < EDDY_DL__COUNT; r++)

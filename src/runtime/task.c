@@ -89,9 +89,12 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
         goto out;
     if (plan->dedup.enabled && (err = eddy__dedup_new(plan->dedup.within_ms, &t->dedup)))
         goto out;
-    for (size_t a = 0; a < plan->n_aggregations; a++)
+    for (size_t a = 0; a < plan->n_aggregations; a++) {
         if ((err = eddy__window_store_new(&plan->aggregations[a], plan->grace_ms, &t->stores[a])))
             goto out;
+        if (!plan->aggregations[a].rollup) /* rollups are not corrected */
+            eddy__window_correct(t->stores[a], plan->late_correct_ms);
+    }
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (plan->aggregations[a].rollup) /* its source's final rows feed it */
             eddy__window_export(t->stores[plan->aggregations[a].from]);
@@ -180,13 +183,19 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
         t->stats.results_out++;
     else
         t->stats.updates_out++;
+    if (row->revision)
+        t->stats.revisions_out++;
     err = t->out.write(t->out.ctx, EDDY_OUT_RESULT, agg->output_topic, t->key.data, t->key.len,
                        t->value.data, t->value.len);
     if (err || !row->final)
         return err;
     size_t a = (size_t)(agg - t->plan->aggregations);
-    if ((row->state_key || row->empty) && (err = roll_up(t, a, row)))
+    /* revisions do not go into rollups (their windows may be closed), and
+     * re-evaluate alerts only for the last closed window */
+    if (!row->revision && (row->state_key || row->empty) && (err = roll_up(t, a, row)))
         return err;
+    if (row->superseded)
+        return EDDY_OK;
     return eddy__alert_on_row(t->alerts, a, row, emit_alert, t);
 }
 
@@ -579,6 +588,9 @@ eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)
                                                 &t->combine[a]);
         if (err)
             return err;
+        /* partials of closed windows within the horizon are shipped: the
+         * owning task's store revises its retained row */
+        eddy__window_correct(t->combine[a], plan->late_correct_ms);
     }
     return EDDY_OK;
 }

@@ -6,7 +6,9 @@
  * records) -> stream time -> dedup -> derive -> per aggregation: where,
  * window assignment, accumulate (a record late for every window of an
  * aggregation is dead-lettered once with reason "late", naming the
- * aggregations) -> close due windows -> alerts. Outputs go to the task's
+ * aggregations; with late corrections, only a record past the correction
+ * horizon of every window) -> emit revisions of corrected closed windows ->
+ * close due windows -> alerts. Outputs go to the task's
  * eddy_output. In local mode there is one task (partition 0); in Kafka mode
  * one task per assigned input partition.
  *
@@ -28,8 +30,9 @@ struct eddy_task_stats {
     uint64_t records_ok;  /* decoded and not duplicate */
     uint64_t duplicates;
     uint64_t dead_letters[EDDY_DL__COUNT];
-    uint64_t results_out;
+    uint64_t results_out; /* final rows, revisions included */
     uint64_t updates_out;
+    uint64_t revisions_out; /* late corrections: rows emitted with a revision */
     uint64_t alerts_out;
 };
 
@@ -56,8 +59,11 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  * named after it (ops/window.h), and "alerts" when it has alerts (the firing
  * ones and the keys absent(N) alerts watch, ops/alert.h).
  * eddy__task_changes() hands over what changed since its previous call, one
- * put per changed key (value NULL: delete the key), and each closed window
- * (delete its key range). Not persisted: the emit_empty keys of the last
+ * put per changed key (value NULL: delete the key), and each dropped window
+ * (delete its key range): closed windows are dropped as they close, or with
+ * late corrections (plan late_correct_ms) once past end + grace +
+ * correct_within, so retained windows and their revision numbers persist.
+ * Not persisted: the emit_empty keys of the last
  * closed window (ops/window.h) and the idle anchor (eddy__task_tick: the
  * first tick after a restore restarts the idle timer). eddy__task_load()
  * rebuilds a fresh task from persisted records, "meta" first. Recording

@@ -846,3 +846,65 @@ Test(config, idle_features_are_off_by_default)
     free(text);
     eddy_plan_free(plan);
 }
+
+/* Late corrections (docs/topology.md): late: {correct_within: D}, top level. */
+Test(config, late_correct_within_key)
+{
+    static const char *head = "name: t\nsource:\n  topic: in\n"
+                              "  timestamp: {field: t, format: unix_ms}\n  fields: {k: string}\n"
+                              "grace: 2m\n";
+    static const char *agg = "aggregations:\n  - {name: c, group_by: [k], window: {tumbling: 1m}, "
+                             "metrics: {n: count()}}\n";
+    struct {
+        const char *late;
+        const char *error; /* NULL: valid */
+    } cases[] = {
+        {"late: {correct_within: 10m}\n", NULL},
+        {"late:\n  correct_within: 10m\n", NULL},
+        {"late: {correct_within: 0}\n",
+         "t.yaml:7: late.correct_within: duration must be greater than 0"},
+        {"late: {correct_within: 0s}\n",
+         "t.yaml:7: late.correct_within: duration must be greater than 0"},
+        {"late: {correct_within: soon}\n",
+         "t.yaml:7: late.correct_within: bad duration 'soon' (expected e.g. 500ms, 30s, 5m, "
+         "1h30m, 1d)"},
+        {"late: {}\n", "t.yaml:7: late.correct_within: missing required key"},
+        {"late: {correct_within: 10m, corect_within: 5m}\n",
+         "t.yaml:7: late.corect_within: unknown key (did you mean 'correct_within'?)"},
+        {"late: 10m\n", "t.yaml:7: late: expected a mapping, got a scalar"},
+        {"lat: {correct_within: 10m}\n", "t.yaml:7: lat: unknown key (did you mean 'late'?)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024], err[512];
+        snprintf(yaml, sizeof yaml, "%s%s%s", head, cases[i].late, agg);
+        struct eddy_plan *plan = NULL;
+        eddy_err_t rc = eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
+        if (cases[i].error) {
+            cr_expect_eq(rc, EDDY_ECONFIG, "case %zu", i);
+            if (rc)
+                cr_expect_str_eq(err, cases[i].error, "case %zu", i);
+            continue;
+        }
+        cr_assert_eq(rc, EDDY_OK, "case %zu: %s", i, err);
+        cr_expect_eq(plan->late_correct_ms, 600000);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        eddy_plan_print(plan, f);
+        fclose(f);
+        cr_expect(strstr(text, "\ngrace: 2m\nlate: correct within 10m\n"), "%s", text);
+        free(text);
+        eddy_plan_free(plan);
+    }
+    /* off by default, and not printed */
+    struct eddy_plan *plan = load_ok(DATA "full.yaml");
+    cr_expect_eq(plan->late_correct_ms, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    eddy_plan_print(plan, f);
+    fclose(f);
+    cr_expect_null(strstr(text, "\nlate:"));
+    free(text);
+    eddy_plan_free(plan);
+}

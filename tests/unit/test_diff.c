@@ -957,3 +957,48 @@ Test(diff, accumulator_changes_name_what_was_added_removed_or_moved)
     }
     eddy_plan_free(a);
 }
+
+/* Late corrections: late.correct_within keeps every store (retained windows
+ * hold rows of the same meaning; see diff.c) but changes what the output
+ * topics carry (revisions), named as the "late" part. */
+Test(diff, late_corrections_keep_stores_and_change_outputs)
+{
+    static const struct edit on = {"grace: 1m\n", "grace: 1m\nlate: {correct_within: 10m}\n"};
+    static const struct edit longer = {"correct_within: 10m", "correct_within: 1h"};
+    static const char *const stores[] = {"meta", "dedup", "svc_1m", "alerts"};
+    for (size_t i = 0; i < sizeof stores / sizeof stores[0]; i++) {
+        cr_expect_not(fingerprint_changes(stores[i], on, NONE), "store %s", stores[i]);
+        cr_expect_not(fingerprint_changes(stores[i], on, longer), "store %s", stores[i]);
+    }
+    struct eddy_plan *old_plan = variant(NONE, NONE, NONE);
+    struct eddy_plan *new_plan = variant(on, NONE, NONE);
+    struct eddy_plan *newer_plan = variant(on, longer, NONE);
+    int incompatible = -1;
+    eddy_err_t rc;
+    char *text = diff_text(old_plan, new_plan, &incompatible, &rc);
+    cr_expect_eq(rc, EDDY_OK);
+    cr_expect_eq(incompatible, 0);
+    cr_expect_str_eq(text,
+                     "keep store meta (changelog shop-meta-changelog)\n"
+                     "keep store dedup (changelog shop-dedup-changelog)\n"
+                     "keep store svc_1m (changelog shop-svc_1m-changelog)\n"
+                     "keep store alerts (changelog shop-alerts-changelog)\n"
+                     "output topic shop-svc_1m: changes meaning: late changed (- -> "
+                     "correct_within 10m)\n"
+                     "output topic shop-alerts: changes meaning: results of svc_1m: late "
+                     "changed (- -> correct_within 10m)\n"
+                     "output topic shop-dlq: keeps its meaning\n"
+                     "summary: stores 4 kept, 0 rebuilt, 0 new, 0 dropped; output topics 2 "
+                     "changing meaning, 0 new, 0 no longer written\n");
+    free(text);
+    text = diff_text(newer_plan, old_plan, &incompatible, &rc);
+    cr_expect_eq(rc, EDDY_OK);
+    cr_expect_eq(incompatible, 0);
+    cr_expect(strstr(text, "output topic shop-svc_1m: changes meaning: late changed "
+                           "(correct_within 1h -> -)\n"),
+              "%s", text);
+    free(text);
+    eddy_plan_free(old_plan);
+    eddy_plan_free(new_plan);
+    eddy_plan_free(newer_plan);
+}
