@@ -20,6 +20,13 @@
 #ifndef EDDY_TOPOLOGY_H
 #define EDDY_TOPOLOGY_H
 
+/* The internal stores of every task besides one per aggregation (named after
+ * it): stream times, dedup ids, alert states. Aggregations cannot take these
+ * names. */
+#define EDDY_STORE_META "meta"
+#define EDDY_STORE_DEDUP "dedup"
+#define EDDY_STORE_ALERTS "alerts"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

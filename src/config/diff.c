@@ -755,11 +755,11 @@ static enum store_kind find_store(const struct eddy_plan *plan, const char *stor
                                   const struct eddy_aggregation **agg)
 {
     *agg = NULL;
-    if (strcmp(store, "meta") == 0)
+    if (strcmp(store, EDDY_STORE_META) == 0)
         return STORE_META;
-    if (strcmp(store, "dedup") == 0 && plan->dedup.enabled)
+    if (strcmp(store, EDDY_STORE_DEDUP) == 0 && plan->dedup.enabled)
         return STORE_DEDUP;
-    if (strcmp(store, "alerts") == 0 && plan->n_alerts)
+    if (strcmp(store, EDDY_STORE_ALERTS) == 0 && plan->n_alerts)
         return STORE_ALERTS;
     for (size_t i = 0; i < plan->n_aggregations; i++)
         if (strcmp(plan->aggregations[i].name, store) == 0) {
@@ -818,13 +818,13 @@ const char **eddy_plan_store_names(const struct eddy_plan *plan, size_t *n)
     if (!names)
         return NULL;
     size_t k = 0;
-    names[k++] = "meta";
+    names[k++] = EDDY_STORE_META;
     if (plan->dedup.enabled)
-        names[k++] = "dedup";
+        names[k++] = EDDY_STORE_DEDUP;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         names[k++] = plan->aggregations[a].name;
     if (plan->n_alerts)
-        names[k++] = "alerts";
+        names[k++] = EDDY_STORE_ALERTS;
     *n = k;
     return names;
 }

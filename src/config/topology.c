@@ -817,6 +817,10 @@ static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t
         if (strcmp(plan->aggregations[j].name, agg->name) == 0)
             return eddy__cfg_fail(c, name, "duplicate aggregation name '%s' (first at line %d)",
                                   agg->name, plan->aggregations[j].line);
+    if (strcmp(agg->name, EDDY_STORE_META) == 0 || strcmp(agg->name, EDDY_STORE_DEDUP) == 0 ||
+        strcmp(agg->name, EDDY_STORE_ALERTS) == 0)
+        return eddy__cfg_fail(c, name, "'%s' names an internal store; choose another name",
+                              agg->name);
     eddy__cfg_pop(c, old);
     if (parse_group_by(ld, node, agg))
         return c->err;

@@ -772,7 +772,7 @@ static eddy_err_t setup(struct eddy_kengine *e)
                  plan->source.topic);
     if (err)
         return err;
-    e->store_names = eddy__task_store_names(plan, &e->n_stores);
+    e->store_names = eddy_plan_store_names(plan, &e->n_stores);
     e->changelogs = eddy_calloc(e->n_stores, sizeof *e->changelogs);
     e->tasks = eddy_calloc((size_t)e->n_partitions, sizeof *e->tasks);
     e->dlq_topic = topic_name(plan->name, "dlq", "");

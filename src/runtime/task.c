@@ -546,23 +546,6 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
     return EDDY_ENOTFOUND;
 }
 
-const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n)
-{
-    const char **names = eddy_calloc(plan->n_aggregations + 3, sizeof *names);
-    if (!names)
-        return NULL;
-    size_t k = 0;
-    names[k++] = EDDY_TASK_META_STORE;
-    if (plan->dedup.enabled)
-        names[k++] = EDDY_TASK_DEDUP_STORE;
-    for (size_t a = 0; a < plan->n_aggregations; a++)
-        names[k++] = plan->aggregations[a].name;
-    if (plan->n_alerts)
-        names[k++] = EDDY_TASK_ALERTS_STORE;
-    *n = k;
-    return names;
-}
-
 /* ---- repartitioning ---- */
 
 eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)

@@ -70,9 +70,9 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  * starts with the first eddy__task_changes() call: a Kafka-mode runtime
  * makes it right after loading, before processing.
  */
-#define EDDY_TASK_META_STORE "meta"
-#define EDDY_TASK_DEDUP_STORE "dedup"
-#define EDDY_TASK_ALERTS_STORE "alerts"
+#define EDDY_TASK_META_STORE EDDY_STORE_META
+#define EDDY_TASK_DEDUP_STORE EDDY_STORE_DEDUP
+#define EDDY_TASK_ALERTS_STORE EDDY_STORE_ALERTS
 
 struct eddy_task_changes {
     eddy_err_t (*put)(void *ctx, const char *store, const void *key, size_t key_len,
@@ -85,9 +85,8 @@ eddy_err_t eddy__task_changes(struct eddy_task *task, const struct eddy_task_cha
 eddy_err_t eddy__task_load(struct eddy_task *task, const char *store, const void *key,
                            size_t key_len, const void *value, size_t value_len);
 
-/* The store names of @plan's tasks, in load order; *n receives the count.
- * Owned by the caller (free the array with eddy_free; names are borrowed). */
-const char **eddy__task_store_names(const struct eddy_plan *plan, size_t *n);
+/* The store names of a plan's tasks, in load order: eddy_plan_store_names()
+ * (config/diff.h). */
 
 /*
  * Repartitioning (Kafka mode; plan aggregations with `repartition`). After

@@ -908,3 +908,16 @@ Test(config, late_correct_within_key)
     free(text);
     eddy_plan_free(plan);
 }
+
+Test(config, aggregation_cannot_take_an_internal_store_name)
+{
+    const char *yaml = "name: t\nsource:\n  topic: in\n  timestamp: {field: ts}\n"
+                       "  fields: {k: string}\naggregations:\n"
+                       "  - {name: dedup, window: {tumbling: 1m}, metrics: {n: count()}}\n";
+    struct eddy_plan *plan = NULL;
+    char err[512];
+    cr_assert_eq(eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err),
+                 EDDY_ECONFIG);
+    cr_expect_str_eq(err, "t.yaml:7: aggregations[0].name: 'dedup' names an internal store; "
+                          "choose another name");
+}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/diff.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "eddy/topology.h"
@@ -525,7 +526,7 @@ Test(idle, absent_state_survives_a_restore)
 
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &second), EDDY_OK);
     size_t n_stores;
-    const char **stores = eddy__task_store_names(plan, &n_stores);
+    const char **stores = eddy_plan_store_names(plan, &n_stores);
     for (size_t s = 0; s < n_stores; s++)
         for (size_t i = 0; i < map.n; i++)
             if (strcmp(map.items[i].store, stores[s]) == 0)

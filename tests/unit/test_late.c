@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/diff.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "eddy/topology.h"
@@ -440,7 +441,7 @@ static void rows_text(const struct kvmap *m, char *out, size_t cap)
 static void load_all(const struct eddy_plan *plan, struct eddy_task *task, const struct kvmap *m)
 {
     size_t n_stores;
-    const char **stores = eddy__task_store_names(plan, &n_stores);
+    const char **stores = eddy_plan_store_names(plan, &n_stores);
     for (size_t s = 0; s < n_stores; s++)
         for (size_t i = 0; i < m->n; i++)
             if (strcmp(m->items[i].store, stores[s]) == 0)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/diff.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/hash.h"
@@ -216,7 +217,7 @@ Test(task_state, restored_task_continues_exactly_where_the_first_stood, .timeout
     /* the second task starts from the persisted state alone, "meta" first */
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_second, &b), EDDY_OK);
     size_t n_stores;
-    const char **stores = eddy__task_store_names(plan, &n_stores);
+    const char **stores = eddy_plan_store_names(plan, &n_stores);
     for (size_t s = 0; s < n_stores; s++)
         for (size_t i = 0; i < state.n; i++)
             if (strcmp(state.items[i].store, stores[s]) == 0)
