@@ -146,6 +146,15 @@ struct eddy_metric {
     int line;
 };
 
+/* One accumulator of an aggregation's rows. Metrics of the same family and
+ * argument share one: count_if(x) and ratio(x) a RATIO accumulator, sum(x)
+ * and avg(x) a SUM one, quantiles of x one sketch; count() one COUNT. This
+ * layout (in order of first use) is also the persisted row format. */
+struct eddy_acc_def {
+    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT */
+    const struct eddy_expr *arg; /* borrowed from the first metric using it */
+};
+
 struct eddy_aggregation {
     char *name;
     char **group_names; /* slot names, in declaration order */
@@ -160,6 +169,9 @@ struct eddy_aggregation {
     bool emit_empty;
     struct eddy_metric *metrics;
     size_t n_metrics;
+    struct eddy_acc_def *accs; /* the accumulator layout */
+    size_t n_accs;
+    size_t *metric_acc; /* metric index -> accumulator index */
     char *output_topic; /* default "<topology name>-<aggregation name>" */
     /* Kafka mode: group keys may span input partitions (group_by does not
      * contain every source.key field), so partial aggregates go through the

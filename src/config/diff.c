@@ -601,41 +601,17 @@ static void window_deps(struct closure *c, const struct eddy_aggregation *agg)
         add_expr_deps(c, eddy_expr_source(agg->where), false);
 }
 
-static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
-{
-    switch (kind) {
-    case EDDY_M_COUNT_IF: return EDDY_M_RATIO;
-    case EDDY_M_AVG: return EDDY_M_SUM;
-    default: return kind;
-    }
-}
-
-static bool same_arg(const struct eddy_expr *a, const struct eddy_expr *b)
-{
-    if (!a || !b)
-        return a == b;
-    return strcmp(eddy_expr_source(a), eddy_expr_source(b)) == 0;
-}
-
-/* The accumulators exactly as ops/window.c lays them out: one per (family,
- * argument source text), in order of first use. */
+/* The accumulator layout of the plan (struct eddy_acc_def), which is the
+ * persisted row format. */
 static void accumulators_part(struct desc *d, struct closure *c, const struct eddy_aggregation *agg,
                               struct eddy_buf *b)
 {
-    for (size_t m = 0; m < agg->n_metrics; m++) {
-        const struct eddy_metric *metric = &agg->metrics[m];
-        enum eddy_metric_kind fam = acc_family(metric->kind);
-        size_t first = 0;
-        while (first < m && !(acc_family(agg->metrics[first].kind) == fam &&
-                              same_arg(agg->metrics[first].arg, metric->arg)))
-            first++;
-        if (first < m)
-            continue;
+    for (size_t a = 0; a < agg->n_accs; a++) {
         if (b->len)
             eddy_buf_putc(b, ',');
-        put_call(b, fam, metric->arg);
-        if (metric->arg)
-            add_expr_deps(c, eddy_expr_source(metric->arg), false);
+        put_call(b, agg->accs[a].kind, agg->accs[a].arg);
+        if (agg->accs[a].arg)
+            add_expr_deps(c, eddy_expr_source(agg->accs[a].arg), false);
     }
     desc_part(d, "accumulators", b);
 }

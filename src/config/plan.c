@@ -287,6 +287,8 @@ void eddy_plan_free(struct eddy_plan *plan)
             eddy__expr_free(agg->metrics[j].arg);
         }
         eddy_free(agg->metrics);
+        eddy_free(agg->accs);
+        eddy_free(agg->metric_acc);
         eddy_free(agg->output_topic);
         eddy_free(agg->name);
     }

@@ -1137,6 +1137,46 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
 }
 
 /* Output topics not named in the file: "<name>-<aggregation>", "<name>-alerts". */
+static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
+{
+    switch (kind) {
+    case EDDY_M_COUNT_IF: return EDDY_M_RATIO;
+    case EDDY_M_AVG: return EDDY_M_SUM;
+    default: return kind;
+    }
+}
+
+static bool same_arg(const struct eddy_expr *a, const struct eddy_expr *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(eddy_expr_source(a), eddy_expr_source(b)) == 0;
+}
+
+/* The accumulator layout of every aggregation (struct eddy_acc_def). */
+static eddy_err_t layout_accumulators(struct loader *ld)
+{
+    struct eddy_plan *plan = ld->plan;
+    for (size_t i = 0; i < plan->n_aggregations; i++) {
+        struct eddy_aggregation *agg = &plan->aggregations[i];
+        agg->accs = eddy_calloc(agg->n_metrics + 1, sizeof *agg->accs);
+        agg->metric_acc = eddy_calloc(agg->n_metrics + 1, sizeof *agg->metric_acc);
+        if (!agg->accs || !agg->metric_acc)
+            return eddy__cfg_nomem(&ld->c);
+        for (size_t m = 0; m < agg->n_metrics; m++) {
+            enum eddy_metric_kind fam = acc_family(agg->metrics[m].kind);
+            size_t a = 0;
+            while (a < agg->n_accs &&
+                   !(agg->accs[a].kind == fam && same_arg(agg->accs[a].arg, agg->metrics[m].arg)))
+                a++;
+            if (a == agg->n_accs)
+                agg->accs[agg->n_accs++] = (struct eddy_acc_def){fam, agg->metrics[m].arg};
+            agg->metric_acc[m] = a;
+        }
+    }
+    return EDDY_OK;
+}
+
 static eddy_err_t default_topics(struct loader *ld)
 {
     struct eddy_plan *plan = ld->plan;
@@ -1170,6 +1210,8 @@ static eddy_err_t build_plan(struct loader *ld)
         parse_alerts(ld, root) || parse_kafka(ld, root))
         return c->err;
     mark_repartition(ld->plan);
+    if (layout_accumulators(ld))
+        return c->err;
     return default_topics(ld);
 }
 

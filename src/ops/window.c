@@ -52,17 +52,12 @@ struct window {
 };
 
 /* One accumulator shared by metrics of the same family and argument. */
-struct acc_def {
-    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT */
-    const struct eddy_expr *arg;
-};
-
 struct eddy_window_store {
     const struct eddy_aggregation *agg;
     int64_t grace_ms;
-    struct acc_def *accs;
+    const struct eddy_acc_def *accs; /* the plan's layout */
     size_t n_accs;
-    size_t *metric_acc; /* metric index -> acc index */
+    const size_t *metric_acc; /* the plan's: metric index -> acc index */
     struct window *windows;
     size_t n_windows, cap_windows;
     int64_t next_update; /* stream time of the next update emission */
@@ -92,46 +87,6 @@ struct eddy_window_store {
     struct row *blank;
 };
 
-static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
-{
-    switch (kind) {
-    case EDDY_M_COUNT_IF: return EDDY_M_RATIO;
-    case EDDY_M_AVG: return EDDY_M_SUM;
-    default: return kind;
-    }
-}
-
-static bool same_arg(const struct eddy_expr *a, const struct eddy_expr *b)
-{
-    if (!a || !b)
-        return a == b;
-    return strcmp(eddy_expr_source(a), eddy_expr_source(b)) == 0;
-}
-
-static eddy_err_t layout(struct eddy_window_store *ws)
-{
-    const struct eddy_aggregation *agg = ws->agg;
-    size_t n = agg->n_metrics ? agg->n_metrics : 1;
-    ws->accs = eddy_calloc(n, sizeof *ws->accs);
-    ws->metric_acc = eddy_calloc(n, sizeof *ws->metric_acc);
-    if (!ws->accs || !ws->metric_acc)
-        return EDDY_ENOMEM;
-    for (size_t m = 0; m < agg->n_metrics; m++) {
-        enum eddy_metric_kind fam = acc_family(agg->metrics[m].kind);
-        size_t a = 0;
-        while (a < ws->n_accs && !(ws->accs[a].kind == fam && same_arg(ws->accs[a].arg,
-                                                                      agg->metrics[m].arg)))
-            a++;
-        if (a == ws->n_accs) {
-            ws->accs[a].kind = fam;
-            ws->accs[a].arg = agg->metrics[m].arg;
-            ws->n_accs++;
-        }
-        ws->metric_acc[m] = a;
-    }
-    return EDDY_OK;
-}
-
 eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t grace_ms,
                                   struct eddy_window_store **out)
 {
@@ -144,7 +99,10 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     eddy_buf_init(&ws->key);
     eddy_buf_init(&ws->prev_keys);
     eddy_buf_init(&ws->next_keys);
-    eddy_err_t err = layout(ws);
+    ws->accs = agg->accs;
+    ws->n_accs = agg->n_accs;
+    ws->metric_acc = agg->metric_acc;
+    eddy_err_t err = EDDY_OK;
     size_t nm = agg->n_metrics ? agg->n_metrics : 1;
     if (!err) {
         ws->args = eddy_calloc(ws->n_accs ? ws->n_accs : 1, sizeof *ws->args);
@@ -195,8 +153,6 @@ void eddy__window_store_free(struct eddy_window_store *ws)
     for (size_t i = 0; i < ws->n_windows; i++)
         window_release(ws, &ws->windows[i]);
     eddy_free(ws->windows);
-    eddy_free(ws->accs);
-    eddy_free(ws->metric_acc);
     eddy_free(ws->args);
     eddy_free(ws->sorted);
     eddy_free(ws->group);
