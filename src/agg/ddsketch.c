@@ -373,8 +373,9 @@ static eddy_err_t store_decode(struct store *st, const uint8_t *p, size_t len, s
         return EDDY_EPARSE;
     if (nbins == 0)
         return EDDY_OK;
+    /* first + nbins - 1 <= max_index(), written so that it cannot overflow */
     if (!eddy__varint_get_s(p, len, pos, &first) || first < min_index() ||
-        first + (int64_t)nbins - 1 > max_index())
+        first > max_index() - ((int64_t)nbins - 1))
         return EDDY_EPARSE;
     /* every count takes at least one byte: reject before allocating */
     if (len - *pos < nbins)
