@@ -4,6 +4,7 @@
 #include "core/alloc.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static unsigned long fail_countdown;
@@ -53,4 +54,24 @@ char *eddy_strndup(const char *s, size_t n)
 char *eddy_strdup(const char *s)
 {
     return s ? eddy_strndup(s, strlen(s)) : NULL;
+}
+
+bool eddy_array_reserve(void *items_ptr, size_t *cap, size_t need, size_t size, size_t initial)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : (initial ? initial : 1);
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size)
+            return false;
+        n *= 2;
+    }
+    void *items;
+    memcpy(&items, items_ptr, sizeof items);
+    void *grown = eddy_realloc(items, n * size);
+    if (!grown)
+        return false;
+    memcpy(items_ptr, &grown, sizeof grown);
+    *cap = n;
+    return true;
 }

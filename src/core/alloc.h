@@ -8,6 +8,7 @@
 #ifndef EDDY_CORE_ALLOC_H
 #define EDDY_CORE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void *eddy_malloc(size_t size);
@@ -16,6 +17,11 @@ void *eddy_realloc(void *ptr, size_t size);
 void eddy_free(void *ptr);
 char *eddy_strdup(const char *s);
 char *eddy_strndup(const char *s, size_t n);
+
+/* Grows the array at *@items_ptr (a pointer to the array pointer) of *@cap
+ * elements of @size bytes so that it holds at least @need, doubling from
+ * @initial. False when out of memory; the array is then unchanged. */
+bool eddy_array_reserve(void *items_ptr, size_t *cap, size_t need, size_t size, size_t initial);
 
 /* Test hook: the @nth allocation from now on (1-based) fails; 0 disables.
  * Not thread-safe; for single-threaded unit tests. */

@@ -36,14 +36,9 @@ static eddy_err_t journal(struct eddy_dedup_store *s, uint64_t hash, int64_t ts)
 {
     if (!s->journaling)
         return EDDY_OK;
-    if (s->n_journal == s->cap_journal) {
-        size_t cap = s->cap_journal ? s->cap_journal * 2 : 1024;
-        struct journal_entry *j = eddy_realloc(s->journal, cap * sizeof *j);
-        if (!j)
-            return EDDY_ENOMEM;
-        s->journal = j;
-        s->cap_journal = cap;
-    }
+    if (!eddy_array_reserve(&s->journal, &s->cap_journal, s->n_journal + 1, sizeof *s->journal,
+                            1024))
+        return EDDY_ENOMEM;
     s->journal[s->n_journal++] = (struct journal_entry){hash, ts};
     return EDDY_OK;
 }

@@ -251,14 +251,9 @@ static struct window *window_get(struct eddy_window_store *ws, int64_t start)
         i--;
     if (i > 0 && ws->windows[i - 1].start == start)
         return &ws->windows[i - 1];
-    if (ws->n_windows == ws->cap_windows) {
-        size_t cap = ws->cap_windows ? ws->cap_windows * 2 : 8;
-        struct window *w = eddy_realloc(ws->windows, cap * sizeof *w);
-        if (!w)
-            return NULL;
-        ws->windows = w;
-        ws->cap_windows = cap;
-    }
+    if (!eddy_array_reserve(&ws->windows, &ws->cap_windows, ws->n_windows + 1,
+                            sizeof *ws->windows, 8))
+        return NULL;
     struct row **slots = eddy_calloc(16, sizeof *slots);
     if (!slots)
         return NULL;
@@ -698,14 +693,10 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
     while (drop < ws->n_retained &&
            (flush || window_expired(ws, ws->windows[drop].start, stream_time)))
         drop++;
-    if (drop && ws->persisting && ws->n_closed + drop > ws->cap_closed) {
-        size_t cap = (ws->n_closed + drop) * 2;
-        int64_t *starts = eddy_realloc(ws->closed, cap * sizeof *starts);
-        if (!starts)
-            return err ? err : EDDY_ENOMEM;
-        ws->closed = starts;
-        ws->cap_closed = cap;
-    }
+    if (drop && ws->persisting &&
+        !eddy_array_reserve(&ws->closed, &ws->cap_closed, ws->n_closed + drop, sizeof *ws->closed,
+                            8))
+        return err ? err : EDDY_ENOMEM;
     for (size_t i = 0; i < drop; i++) {
         if (ws->persisting)
             ws->closed[ws->n_closed++] = ws->windows[i].start;

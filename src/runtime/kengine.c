@@ -338,14 +338,9 @@ static bool reset_requested(const struct eddy_kengine *e, const char *store)
 static eddy_err_t pending_put(struct eddy_kengine *e, int32_t partition, const char *key,
                               const char *value)
 {
-    if (e->n_pending_puts == e->cap_pending_puts) {
-        size_t cap = e->cap_pending_puts ? e->cap_pending_puts * 2 : 16;
-        struct pending_put *p = eddy_realloc(e->pending_puts, cap * sizeof *p);
-        if (!p)
-            return EDDY_ENOMEM;
-        e->pending_puts = p;
-        e->cap_pending_puts = cap;
-    }
+    if (!eddy_array_reserve(&e->pending_puts, &e->cap_pending_puts, e->n_pending_puts + 1,
+                            sizeof *e->pending_puts, 16))
+        return EDDY_ENOMEM;
     struct pending_put *p = &e->pending_puts[e->n_pending_puts];
     p->partition = partition;
     p->key = eddy_strdup(key);

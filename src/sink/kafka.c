@@ -202,14 +202,8 @@ static void position_record(struct eddy_kproducer *p, const char *topic, int32_t
 {
     struct position *pos = position_find(p, topic, partition);
     if (!pos) {
-        if (p->n_pos == p->cap_pos) {
-            size_t cap = p->cap_pos ? p->cap_pos * 2 : 16;
-            struct position *grown = eddy_realloc(p->pos, cap * sizeof *grown);
-            if (!grown)
-                goto oom;
-            p->pos = grown;
-            p->cap_pos = cap;
-        }
+        if (!eddy_array_reserve(&p->pos, &p->cap_pos, p->n_pos + 1, sizeof *p->pos, 16))
+            goto oom;
         pos = &p->pos[p->n_pos];
         if (!(pos->topic = eddy_strdup(topic)))
             goto oom;

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/time.h"
@@ -116,4 +117,25 @@ Test(core, error_table)
     cr_expect(eddy_err_retriable(EDDY_EAGAIN));
     cr_expect_not(eddy_err_retriable(EDDY_ECONFIG));
     cr_expect_str_eq(eddy_err_name((eddy_err_t)999), "EDDY_UNKNOWN");
+}
+
+Test(core, array_reserve_doubles_and_keeps_contents)
+{
+    int *items = NULL;
+    size_t cap = 0;
+    cr_assert(eddy_array_reserve(&items, &cap, 3, sizeof *items, 2));
+    cr_expect_eq(cap, 4);
+    for (int i = 0; i < 3; i++)
+        items[i] = i * 7;
+    cr_assert(eddy_array_reserve(&items, &cap, 9, sizeof *items, 2));
+    cr_expect_eq(cap, 16);
+    cr_expect_eq(items[2], 14);
+    cr_assert(eddy_array_reserve(&items, &cap, 16, sizeof *items, 2));
+    cr_expect_eq(cap, 16);
+    eddy_alloc_fail_at(1);
+    cr_expect_not(eddy_array_reserve(&items, &cap, 17, sizeof *items, 2));
+    eddy_alloc_fail_at(0);
+    cr_expect_eq(cap, 16);
+    cr_expect_eq(items[1], 7);
+    eddy_free(items);
 }
