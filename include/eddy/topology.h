@@ -225,6 +225,11 @@ struct eddy_plan {
      * which is emitted again with "revision": N (rules in docs/topology.md,
      * "Late corrections"). Closed windows are kept until end + grace + C. */
     int64_t late_correct_ms;
+    /* memory_limit (0 = none): bytes the Kafka-mode process may hold; split
+     * into RocksDB, librdkafka queues and task state (docs/topology.md,
+     * "Memory limit"). Local mode ignores it. */
+    size_t memory_limit;
+#define EDDY_MEMORY_LIMIT_MIN ((size_t)16 << 20)
     struct eddy_table **tables;
     size_t n_tables;
     struct eddy_derive *derives;

@@ -10,6 +10,7 @@
  *   grace: D
  *   idle_timeout: D                           (only when set)
  *   late: correct within D                    (only when set)
+ *   memory_limit: N bytes                     (only when set)
  *   table NAME: N rows keyed by KEY, columns [C, ...] (FILE)
  *   derive: NAME = EXPR
  *   aggregation NAME: group_by [..], WINDOW, emit final|updates every D[, emit_empty],
@@ -218,6 +219,8 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
         print_duration(out, plan->late_correct_ms);
         fputs("\n", out);
     }
+    if (plan->memory_limit)
+        fprintf(out, "memory_limit: %zu bytes\n", plan->memory_limit);
     for (size_t i = 0; i < plan->n_tables; i++) {
         const struct eddy_table *t = plan->tables[i];
         fprintf(out, "table %s: %zu row%s keyed by %s, columns [", t->name, t->n_rows,

@@ -32,7 +32,7 @@ struct loader {
 static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
                                        "grace",  "tables",     "derive",       "aggregations",
                                        "alerts", "kafka",      "idle_timeout", "late",
-                                       NULL};
+                                       "memory_limit", NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
                                           "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
@@ -1120,6 +1120,14 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
         eddy__cfg_push(c, "idle_timeout");
         if (eddy__cfg_duration(c, v, true, &plan->idle_timeout_ms))
             return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, root, "memory_limit")) != NULL) {
+        eddy__cfg_push(c, "memory_limit");
+        if (eddy__cfg_size(c, v, &plan->memory_limit))
+            return c->err;
+        if (plan->memory_limit < EDDY_MEMORY_LIMIT_MIN)
+            return eddy__cfg_fail(c, v, "memory_limit below the minimum of 16MB");
         eddy__cfg_pop(c, old);
     }
     if ((v = eddy__cfg_get(c, root, "late")) != NULL) {

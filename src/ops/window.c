@@ -39,6 +39,7 @@ struct row {
     bool changed; /* changed since last eddy__window_changes (persistence) */
     bool revised; /* retained window: corrected since its last emission */
     uint32_t revision; /* emissions after the window's close (persisted) */
+    uint32_t sketch_bytes; /* eddy_acc_memory of its accumulators, as accounted */
     struct eddy_acc accs[];
     /* followed by key_len key bytes */
 };
@@ -46,6 +47,7 @@ struct row {
 struct window {
     int64_t start;
     bool revised; /* retained: some row is revised */
+    bool evicted; /* some clean rows were freed: the backing store has them */
     struct row **slots; /* power-of-two table, NULL = empty */
     size_t cap;
     size_t count;
@@ -85,7 +87,18 @@ struct eddy_window_store {
     size_t n_prev_keys;
     int64_t prev_start;
     struct row *blank;
+    /* bounded write cache (eddy__window_backing): where evicted rows are,
+     * key and value scratch for reading them, whether a layout has sketches */
+    struct eddy_window_backing backing;
+    bool has_backing, has_sketches;
+    struct eddy_buf bkey, bvalue;
+    struct row *streamed; /* a persisted row being emitted (emit_streamed) */
 };
+
+/* Heap bytes of one row as accounted in ws->bytes (malloc overhead included
+ * as 16 bytes). */
+#define ROW_BYTES(ws, key_len) \
+    (sizeof(struct row) + (ws)->n_accs * sizeof(struct eddy_acc) + (key_len) + 16)
 
 eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t grace_ms,
                                   struct eddy_window_store **out)
@@ -102,6 +115,11 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     ws->accs = agg->accs;
     ws->n_accs = agg->n_accs;
     ws->metric_acc = agg->metric_acc;
+    eddy_buf_init(&ws->bkey);
+    eddy_buf_init(&ws->bvalue);
+    for (size_t a = 0; a < ws->n_accs; a++)
+        if (ws->accs[a].kind == EDDY_M_QUANTILE || ws->accs[a].kind == EDDY_M_DISTINCT)
+            ws->has_sketches = true;
     eddy_err_t err = EDDY_OK;
     size_t nm = agg->n_metrics ? agg->n_metrics : 1;
     if (!err) {
@@ -138,8 +156,7 @@ static void window_release(struct eddy_window_store *ws, struct window *w)
 {
     for (size_t i = 0; i < w->cap; i++)
         if (w->slots[i]) {
-            ws->bytes -= sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc) +
-                         w->slots[i]->key_len;
+            ws->bytes -= ROW_BYTES(ws, w->slots[i]->key_len) + w->slots[i]->sketch_bytes;
             row_free(ws, w->slots[i]);
         }
     ws->rows -= w->count;
@@ -163,6 +180,9 @@ void eddy__window_store_free(struct eddy_window_store *ws)
     eddy_buf_release(&ws->persist);
     eddy_buf_release(&ws->prev_keys);
     eddy_buf_release(&ws->next_keys);
+    eddy_buf_release(&ws->bkey);
+    eddy_buf_release(&ws->bvalue);
+    eddy_free(ws->streamed);
     eddy_free(ws->blank);
     eddy_free(ws);
 }
@@ -319,8 +339,52 @@ static struct row *row_get(struct eddy_window_store *ws, struct window *w, uint6
     *slot = r;
     w->count++;
     ws->rows++;
-    ws->bytes += size;
+    ws->bytes += ROW_BYTES(ws, len);
     return r;
+}
+
+/* Re-accounts the sketch memory of @r after its accumulators changed. */
+static void row_account(struct eddy_window_store *ws, struct row *r)
+{
+    if (!ws->has_sketches)
+        return;
+    size_t m = 0;
+    for (size_t a = 0; a < ws->n_accs; a++)
+        m += eddy_acc_memory(&r->accs[a], ws->accs[a].kind);
+    ws->bytes = ws->bytes - r->sketch_bytes + m;
+    r->sketch_bytes = (uint32_t)(m < UINT32_MAX ? m : UINT32_MAX);
+}
+
+static eddy_err_t row_decode(struct eddy_window_store *ws, struct row *r, const void *value,
+                             size_t value_len, bool merge);
+
+/* row_get() that, in a window with evicted rows, loads a row missing from
+ * memory from the backing store before it is used (then it is clean). */
+static eddy_err_t row_fetch(struct eddy_window_store *ws, struct window *w, uint64_t hash,
+                            struct row **out)
+{
+    size_t count = w->count;
+    struct row *r = row_get(ws, w, hash);
+    *out = r;
+    if (!r)
+        return EDDY_ENOMEM;
+    if (!w->evicted || w->count == count)
+        return EDDY_OK;
+    unsigned char be[8];
+    eddy__be64_put(be, w->start);
+    eddy_buf_reset(&ws->bkey);
+    eddy_buf_append(&ws->bkey, be, 8);
+    eddy_buf_append(&ws->bkey, r->key, r->key_len);
+    if (eddy_buf_err(&ws->bkey))
+        return EDDY_ENOMEM;
+    bool found = false;
+    eddy_err_t err = ws->backing.get(ws->backing.ctx, ws->bkey.data, ws->bkey.len, &ws->bvalue,
+                                     &found);
+    if (!err && found)
+        err = row_decode(ws, r, ws->bvalue.data, ws->bvalue.len, false);
+    if (!err)
+        row_account(ws, r);
+    return err;
 }
 
 static bool window_closed(const struct eddy_window_store *ws, int64_t start, int64_t stream_time)
@@ -408,15 +472,18 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
         } else {
             w = window_get(ws, start);
         }
-        struct row *r = w ? row_get(ws, w, hash) : NULL;
-        if (!r)
+        if (!w)
             return EDDY_ENOMEM;
+        struct row *r;
+        if ((err = row_fetch(ws, w, hash, &r)))
+            return err;
         for (size_t a = 0; a < ws->n_accs; a++) {
             err = eddy_acc_update(&r->accs[a], ws->accs[a].kind,
                                   ws->accs[a].arg ? &ws->args[a] : NULL);
             if (err)
                 return err;
         }
+        row_account(ws, r);
         if (retained) {
             revise(ws, w, r);
         } else {
@@ -670,6 +737,186 @@ static eddy_err_t emit_revisions(struct eddy_window_store *ws, int64_t stream_ti
     return EDDY_OK;
 }
 
+/* ---- bounded write cache ---- */
+
+void eddy__window_backing(struct eddy_window_store *ws, const struct eddy_window_backing *b)
+{
+    ws->has_backing = b != NULL;
+    if (b)
+        ws->backing = *b;
+}
+
+struct reload_ctx {
+    struct eddy_window_store *ws;
+    struct window *w;
+    eddy_err_t err;
+};
+
+/* A persisted row of the closing window: loaded unless memory has it (the
+ * in-memory row is newer). */
+static int reload_row(void *c, const void *k, size_t kl, const void *v, size_t vl)
+{
+    struct reload_ctx *rc = c;
+    struct eddy_window_store *ws = rc->ws;
+    if (kl < 8) {
+        rc->err = EDDY_EPARSE;
+        return 1;
+    }
+    eddy_buf_reset(&ws->key);
+    eddy_buf_append(&ws->key, (const unsigned char *)k + 8, kl - 8);
+    if (eddy_buf_err(&ws->key)) {
+        rc->err = EDDY_ENOMEM;
+        return 1;
+    }
+    size_t count = rc->w->count;
+    struct row *r = row_get(ws, rc->w, eddy_hash64(ws->key.data, ws->key.len, 0));
+    if (!r)
+        rc->err = EDDY_ENOMEM;
+    else if (rc->w->count != count)
+        rc->err = row_decode(ws, r, v, vl, false);
+    return rc->err != EDDY_OK;
+}
+
+/* Before a window with evicted rows is emitted final: brings every persisted
+ * row back, so the emission covers them all. */
+static eddy_err_t window_reload(struct eddy_window_store *ws, struct window *w)
+{
+    if (!w->evicted)
+        return EDDY_OK;
+    struct reload_ctx rc = {ws, w, EDDY_OK};
+    eddy_err_t err = ws->backing.scan(ws->backing.ctx, w->start, reload_row, &rc);
+    if (!err)
+        err = rc.err;
+    if (!err)
+        w->evicted = false;
+    return err;
+}
+
+/* Persisted, and no update (emit updates: dirty) or revision waiting. */
+static bool row_clean(const struct eddy_window_store *ws, const struct row *r)
+{
+    return !r->changed && !r->revised && !(r->dirty && ws->agg->emit.updates);
+}
+
+struct stream_ctx {
+    struct eddy_window_store *ws;
+    const struct window *w;
+    size_t i, n; /* in-memory rows emitted, of ws->sorted[0 .. n) */
+    eddy_window_emit_fn emit;
+    void *ctx;
+    eddy_err_t err;
+};
+
+/* A persisted row of the closing window, in key order: the in-memory rows
+ * sorting before it are emitted first; an in-memory row of the same key
+ * replaces it (it is newer); else it is decoded into the scratch row and
+ * emitted. */
+static int stream_row(void *c, const void *k, size_t kl, const void *v, size_t vl)
+{
+    struct stream_ctx *sc = c;
+    struct eddy_window_store *ws = sc->ws;
+    if (kl < 8) {
+        sc->err = EDDY_EPARSE;
+        return 1;
+    }
+    const unsigned char *key = (const unsigned char *)k + 8;
+    size_t len = kl - 8;
+    int cmp = 1;
+    while (sc->i < sc->n && !sc->err) {
+        struct row *r = ws->sorted[sc->i];
+        cmp = key_cmp(r->key, r->key_len, key, len);
+        if (cmp > 0)
+            break;
+        sc->err = emit_row(ws, sc->w->start, r, true, sc->emit, sc->ctx);
+        sc->i++;
+        if (cmp == 0)
+            return sc->err != EDDY_OK;
+    }
+    if (sc->err)
+        return 1;
+    struct row *t = ws->streamed;
+    for (size_t a = 0; a < ws->n_accs; a++)
+        eddy_acc_init(&t->accs[a]);
+    t->key = (unsigned char *)key;
+    t->key_len = (uint32_t)len;
+    t->sketch_bytes = 0;
+    sc->err = row_decode(ws, t, v, vl, false);
+    if (!sc->err)
+        sc->err = emit_row(ws, sc->w->start, t, true, sc->emit, sc->ctx);
+    ws->bytes -= t->sketch_bytes; /* never part of the store */
+    for (size_t a = 0; a < ws->n_accs; a++)
+        eddy_acc_release(&t->accs[a], ws->accs[a].kind);
+    return sc->err != EDDY_OK;
+}
+
+/* Emits a closing window with evicted rows final, merging its in-memory
+ * rows with the persisted ones in key order. */
+static eddy_err_t emit_streamed(struct eddy_window_store *ws, struct window *w,
+                                eddy_window_emit_fn emit, void *ctx)
+{
+    if (!ws->streamed) {
+        ws->streamed = eddy_calloc(1, sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc));
+        if (!ws->streamed)
+            return EDDY_ENOMEM;
+    }
+    if (sorted_reserve(ws, w->count))
+        return EDDY_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->slots[i])
+            ws->sorted[n++] = w->slots[i];
+    qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
+    struct stream_ctx sc = {ws, w, 0, n, emit, ctx, EDDY_OK};
+    eddy_err_t err = ws->backing.scan(ws->backing.ctx, w->start, stream_row, &sc);
+    if (!err)
+        err = sc.err;
+    for (; !err && sc.i < n; sc.i++)
+        err = emit_row(ws, w->start, ws->sorted[sc.i], true, emit, ctx);
+    return err;
+}
+
+size_t eddy__window_evict(struct eddy_window_store *ws)
+{
+    if (!ws->has_backing)
+        return 0;
+    size_t before = ws->bytes;
+    for (size_t i = ws->n_retained; i < ws->n_windows; i++) {
+        struct window *w = &ws->windows[i];
+        size_t keep = 0;
+        for (size_t k = 0; k < w->cap; k++)
+            keep += w->slots[k] && !row_clean(ws, w->slots[k]);
+        if (keep == w->count)
+            continue;
+        size_t cap = 16;
+        while (keep * 2 > cap)
+            cap *= 2;
+        struct row **slots = eddy_calloc(cap, sizeof *slots);
+        if (!slots)
+            continue; /* not evicted this time */
+        for (size_t k = 0; k < w->cap; k++) {
+            struct row *r = w->slots[k];
+            if (!r)
+                continue;
+            if (row_clean(ws, r)) {
+                ws->bytes -= ROW_BYTES(ws, r->key_len) + r->sketch_bytes;
+                row_free(ws, r);
+                ws->rows--;
+                continue;
+            }
+            size_t j = r->hash & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = r;
+        }
+        eddy_free(w->slots);
+        w->slots = slots;
+        w->cap = cap;
+        w->count = keep;
+        w->evicted = true;
+    }
+    return before - ws->bytes;
+}
+
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx)
 {
@@ -682,9 +929,17 @@ eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_tim
            (flush || window_closed(ws, ws->windows[closed].start, stream_time)))
         closed++;
     for (size_t i = ws->n_retained; i < closed && !err; i++) {
-        err = emit_gap(ws, ws->windows[i].start, stream_time, emit, ctx);
+        struct window *w = &ws->windows[i];
+        /* evicted rows: merged from the backing store as they are emitted,
+         * or, where the window must be whole afterwards (emit_empty keeps
+         * its keys, corrections retain it), loaded back first */
+        bool stream = w->evicted && !ws->blank && !ws->correct_ms;
+        if (!stream)
+            err = window_reload(ws, w);
         if (!err)
-            err = emit_window(ws, &ws->windows[i], true, emit, ctx);
+            err = emit_gap(ws, w->start, stream_time, emit, ctx);
+        if (!err)
+            err = stream ? emit_streamed(ws, w, emit, ctx) : emit_window(ws, w, true, emit, ctx);
     }
     ws->n_retained = closed;
     /* drop the retained windows past the correction horizon (without
@@ -736,7 +991,11 @@ size_t eddy__window_rows(const struct eddy_window_store *ws)
 
 size_t eddy__window_memory(const struct eddy_window_store *ws)
 {
-    return ws->bytes + ws->prev_keys.cap + ws->next_keys.cap;
+    size_t tables = 0;
+    for (size_t i = 0; i < ws->n_windows; i++)
+        tables += ws->windows[i].cap * sizeof(struct row *);
+    return ws->bytes + tables + ws->prev_keys.cap + ws->next_keys.cap + ws->sorted_cap *
+           sizeof(struct row *);
 }
 
 /* ---- persistence ---- */
@@ -821,8 +1080,7 @@ static eddy_err_t row_at(struct eddy_window_store *ws, int64_t start, const unsi
     if (eddy_buf_err(&ws->key))
         return EDDY_ENOMEM;
     *wout = w;
-    *out = row_get(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0));
-    return *out ? EDDY_OK : EDDY_ENOMEM;
+    return row_fetch(ws, w, eddy_hash64(ws->key.data, ws->key.len, 0), out);
 }
 
 static eddy_err_t row_for_key(struct eddy_window_store *ws, const void *key, size_t key_len,
@@ -875,6 +1133,7 @@ static eddy_err_t row_decode(struct eddy_window_store *ws, struct row *r, const 
     }
     if (!err && pos != value_len)
         err = EDDY_EPARSE;
+    row_account(ws, r);
     return err;
 }
 

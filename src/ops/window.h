@@ -152,6 +152,40 @@ eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size
                              const void *value, size_t value_len, int64_t stream_time);
 
 /*
+ * Bounded write cache (Kafka mode with memory_limit). The runtime gives an
+ * emitting store its backing store: the committed rows (state keys and
+ * values as above), i.e. what eddy__window_changes() handed over and the
+ * runtime persisted. get() looks one state key up; scan() calls @fn for every
+ * persisted row of the window starting at @window_start, in key order (@fn
+ * returns non-zero to stop: scan then returns EDDY_OK, and the caller its
+ * own error).
+ *
+ * eddy__window_evict(), called only right after the changes were persisted,
+ * frees the clean rows (persisted, no update or revision waiting) of open
+ * windows and returns the bytes freed; retained windows (late corrections)
+ * are never evicted. A window with evicted rows loads a missing row from
+ * get() before an event, merged partial or rollup row updates it, and, as
+ * it closes, every persisted row it lacks (scan; the in-memory row of a key
+ * is the newer one), so its emissions are byte for byte those of a store
+ * that never evicted: final rows in key order, emit_empty blanks, revisions.
+ * The cost: a closing window is whole in memory while it is emitted (one
+ * window's rows, freed right after). Intermediate updates (emit updates)
+ * only concern rows changed since their last emission, which are never
+ * evicted. Without a backing store eddy__window_evict() does nothing.
+ */
+struct eddy_window_backing {
+    eddy_err_t (*get)(void *ctx, const void *key, size_t klen, struct eddy_buf *value,
+                      bool *found);
+    eddy_err_t (*scan)(void *ctx, int64_t window_start,
+                       int (*fn)(void *c, const void *k, size_t kl, const void *v, size_t vl),
+                       void *c);
+    void *ctx;
+};
+/* Sets (copies) or with NULL clears the backing store. */
+void eddy__window_backing(struct eddy_window_store *ws, const struct eddy_window_backing *b);
+size_t eddy__window_evict(struct eddy_window_store *ws);
+
+/*
  * Repartitioning (Kafka mode). A combining store holds partial aggregates of
  * one input partition: eddy__window_ship() hands every row over (key and
  * value as for persistence) and empties the store. The owning task of the
@@ -186,8 +220,11 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
 void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_value *metrics,
                                 double *errors);
 
-/* Open windows, retained (closed, correctable) windows, rows of both, and
- * approximate bytes held (for metrics and tests). */
+/* Open windows, retained (closed, correctable) windows, rows of both (in
+ * memory), and approximate heap bytes held: rows with malloc overhead and
+ * sketch memory (eddy_acc_memory, re-accounted at each update), hash tables,
+ * emission scratch and the emit_empty keys (for metrics, the memory budget
+ * and tests). */
 size_t eddy__window_open_windows(const struct eddy_window_store *ws);
 size_t eddy__window_retained_windows(const struct eddy_window_store *ws);
 size_t eddy__window_rows(const struct eddy_window_store *ws);

@@ -20,6 +20,14 @@
  * behind the changelog: the next start replays the changelog from the
  * checkpoint. A task restores (changelog from its checkpoint, or from the
  * beginning without one) when its partition is assigned, before processing.
+ *
+ * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
+ * memtables, librdkafka's queues L/16 each (defaults under the topology's
+ * and -X properties), task state L/2. Each aggregation store is backed by
+ * its column family (ops/window.h "Bounded write cache"): over L/2 the loop
+ * commits early, then evicts clean rows after the commit; still over, it
+ * pauses the input partitions until under (at most one commit interval,
+ * >= 1 s, per pause: throttling rather than a stall).
  */
 #include "runtime/kengine.h"
 
@@ -34,6 +42,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "ops/window.h"
 #include "sink/kafka.h"
 #include "sink/kafka_admin.h"
 #include "source/kafka.h"
@@ -52,6 +61,14 @@ struct ktask {
     int64_t reported_time;      /* stream time last sent to the repartition topics */
     int64_t opened_ns;          /* when the partition was assigned (monotonic) */
     bool active;
+    struct backing *backing;    /* per store name (memory_limit) */
+};
+
+/* The backing store of an aggregation's window store: the task's column
+ * family of that store, looked up at each call (restores replace it). */
+struct backing {
+    struct ktask *kt;
+    size_t store;
 };
 
 struct pending_put {
@@ -84,6 +101,13 @@ struct eddy_kengine {
     size_t n_pending_puts, cap_pending_puts;
     eddy_err_t pending; /* error raised inside a callback */
     bool failed;        /* a runtime failure: never commit what is in flight */
+    /* memory_limit: librdkafka queue defaults (before the topology's and -X
+     * properties), the task state budget, and the backpressure state */
+    char queue_kbytes[24];
+    size_t state_budget;
+    bool commit_early, paused;
+    int64_t paused_ns, memory_logged_ns;
+    uint64_t evictions, early_commits, pauses;
     /* counters */
     uint64_t records, commits, aborts;
     int64_t commit_ns_total, commit_ns_max;
@@ -224,6 +248,7 @@ struct load_ctx {
     const char *store;
     eddy_err_t err;
     uint64_t rows;
+    size_t budget; /* memory_limit: evict loaded rows while over it */
 };
 
 #define FINGERPRINT_PREFIX "fingerprint:"
@@ -237,6 +262,9 @@ static int load_record(void *ctx, const void *k, size_t kl, const void *v, size_
         return 0; /* the engine's, checked in check_fingerprints */
     l->err = eddy__task_load(l->task, l->store, k, kl, v, vl);
     l->rows++;
+    /* loaded rows are persisted (clean): a restore stays within the budget */
+    if (l->budget && l->rows % 4096 == 0 && eddy__task_memory(l->task) > l->budget)
+        eddy__task_evict(l->task);
     return l->err != EDDY_OK;
 }
 
@@ -252,6 +280,54 @@ static eddy_err_t ignore_closed(void *ctx, const char *store, int64_t start)
     return EDDY_OK;
 }
 
+/* ---- memory budget: window stores backed by RocksDB ---- */
+
+static size_t store_index(const struct eddy_kengine *e, const char *store);
+
+static eddy_err_t backing_get(void *ctx, const void *key, size_t klen, struct eddy_buf *value,
+                              bool *found)
+{
+    struct backing *b = ctx;
+    return eddy__store_get(b->kt->stores[b->store], key, klen, value, found);
+}
+
+static eddy_err_t backing_scan(void *ctx, int64_t window_start,
+                               int (*fn)(void *c, const void *k, size_t kl, const void *v,
+                                         size_t vl),
+                               void *c)
+{
+    struct backing *b = ctx;
+    unsigned char begin[8], end[8];
+    eddy__be64_put(begin, window_start);
+    eddy__be64_put(end, window_start + 1);
+    return eddy__store_scan(b->kt->stores[b->store], begin, 8, end, 8, fn, c);
+}
+
+static size_t tasks_memory(const struct eddy_kengine *e)
+{
+    size_t bytes = 0;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active && e->tasks[p].task)
+            bytes += eddy__task_memory(e->tasks[p].task);
+    return bytes;
+}
+
+/* Gives each aggregation store of @kt's task its RocksDB backing store. */
+static eddy_err_t task_backing(struct eddy_kengine *e, struct ktask *kt)
+{
+    for (size_t a = 0; e->state_budget && a < e->plan->n_aggregations; a++) {
+        size_t s = store_index(e, e->plan->aggregations[a].name);
+        if (s >= e->n_stores)
+            continue;
+        kt->backing[s] = (struct backing){kt, s};
+        struct eddy_window_backing wb = {backing_get, backing_scan, &kt->backing[s]};
+        eddy_err_t err = eddy__task_backing(kt->task, e->plan->aggregations[a].name, &wb);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
 /* (Re)builds the in-memory task of @kt from RocksDB. */
 static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
 {
@@ -262,8 +338,10 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
                                     &kt->task);
     if (!err)
         err = eddy__task_enable_repartition(kt->task, (size_t)e->n_partitions);
+    if (!err)
+        err = task_backing(e, kt);
     for (size_t s = 0; !err && s < e->n_stores; s++) {
-        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0};
+        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0, e->state_budget};
         err = eddy__store_scan(kt->stores[s], NULL, 0, NULL, 0, load_record, &l);
         if (!err && l.err) {
             eddy_log(EDDY_LOG_ERROR, "restore", "cannot load store '%s' of partition %d: %s "
@@ -736,12 +814,25 @@ static eddy_err_t setup(struct eddy_kengine *e)
     const struct eddy_plan *plan = e->plan;
     const struct eddy_kengine_opts *o = e->opts;
     e->exactly_once = plan->processing != EDDY_AT_LEAST_ONCE;
-    e->props = eddy_calloc(plan->n_kafka + o->n_props + 1, sizeof *e->props);
+    e->props = eddy_calloc(plan->n_kafka + o->n_props + 3, sizeof *e->props);
     if (!e->props)
         return EDDY_ENOMEM;
-    memcpy(e->props, plan->kafka, plan->n_kafka * sizeof *e->props);
-    memcpy(e->props + plan->n_kafka, o->props, o->n_props * sizeof *e->props);
-    e->conf = (struct eddy_kconf){o->bootstrap, e->props, plan->n_kafka + o->n_props};
+    /* memory_limit: librdkafka's queues get 1/16 each, as defaults that the
+     * topology's kafka: and -X properties (set after them) override */
+    size_t n_defaults = 0;
+    if (plan->memory_limit) {
+        snprintf(e->queue_kbytes, sizeof e->queue_kbytes, "%zu", plan->memory_limit / 16 / 1024);
+        e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.queued.max.messages.kbytes",
+                                                  e->queue_kbytes};
+        e->props[n_defaults++] = (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes",
+                                                  e->queue_kbytes};
+        e->state_budget = plan->memory_limit / 2;
+    }
+    if (plan->n_kafka)
+        memcpy(e->props + n_defaults, plan->kafka, plan->n_kafka * sizeof *e->props);
+    if (o->n_props)
+        memcpy(e->props + n_defaults + plan->n_kafka, o->props, o->n_props * sizeof *e->props);
+    e->conf = (struct eddy_kconf){o->bootstrap, e->props, n_defaults + plan->n_kafka + o->n_props};
     eddy_err_t err;
     int64_t waited_ms = 0;
     for (int64_t backoff_ms = 500;; backoff_ms = backoff_ms < 30000 ? backoff_ms * 2 : 30000) {
@@ -790,12 +881,21 @@ static eddy_err_t setup(struct eddy_kengine *e)
     for (int p = 0; p < e->n_partitions; p++) {
         e->tasks[p].stores = eddy_calloc(e->n_stores, sizeof *e->tasks[p].stores);
         e->tasks[p].repart_next = eddy_calloc(plan->n_aggregations + 1, sizeof(int64_t));
-        if (!e->tasks[p].stores || !e->tasks[p].repart_next)
+        e->tasks[p].backing = eddy_calloc(e->n_stores, sizeof *e->tasks[p].backing);
+        if (!e->tasks[p].stores || !e->tasks[p].repart_next || !e->tasks[p].backing)
             return EDDY_ENOMEM;
     }
     if ((err = create_topics(e)))
         return err;
     struct eddy_state_opts sopts = {0};
+    if (plan->memory_limit) { /* RocksDB: block cache 1/4, memtables 1/8 */
+        sopts.block_cache_bytes = plan->memory_limit / 4;
+        sopts.write_buffer_bytes = plan->memory_limit / 8;
+        eddy_log(EDDY_LOG_INFO, "memory", "memory_limit %zu bytes: task state %zu, RocksDB block "
+                 "cache %zu and memtables %zu, librdkafka queues %s KB each (consumer, producer)",
+                 plan->memory_limit, e->state_budget, sopts.block_cache_bytes,
+                 sopts.write_buffer_bytes, e->queue_kbytes);
+    }
     if ((err = eddy__state_open(o->state_dir, &sopts, &e->state)))
         return err;
     if ((err = eddy__state_batch_new(&e->batch)))
@@ -824,6 +924,7 @@ static void teardown(struct eddy_kengine *e)
         eddy__task_free(e->tasks[p].task);
         eddy_free(e->tasks[p].stores);
         eddy_free(e->tasks[p].repart_next);
+        eddy_free(e->tasks[p].backing);
     }
     for (size_t a = 0; e->repart_topics && a < e->plan->n_aggregations; a++)
         eddy_free(e->repart_topics[a]);
@@ -920,6 +1021,90 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
     *last_records = e->records;
 }
 
+/* Evictions and early commits may happen at every commit: logged at INFO
+ * at most every 10 s, else at DEBUG. */
+static enum eddy_log_level memory_log_level(struct eddy_kengine *e)
+{
+    int64_t now = eddy_mono_ns();
+    if (e->memory_logged_ns && now - e->memory_logged_ns < 10000000000LL)
+        return EDDY_LOG_DEBUG;
+    e->memory_logged_ns = now;
+    return EDDY_LOG_INFO;
+}
+
+static eddy_err_t pause_input(struct eddy_kengine *e, bool pause)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active)
+            rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
+    eddy_err_t err = pause ? eddy__kconsumer_pause(e->consumer, list)
+                           : eddy__kconsumer_resume(e->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+/*
+ * The memory budget, after each poll-loop pass. After a commit every row is
+ * clean: when the task state is over the budget, evict (all tasks). Still
+ * over right after a commit and eviction: what remains cannot be evicted
+ * (rows waiting for an update emission, retained windows, dedup ids, a
+ * closing window), so pause fetching the input partitions. A pause is lifted
+ * as soon as the state is back under the budget, and in any case after one
+ * commit interval (at least 1 s): that state shrinks only as stream time
+ * advances, which needs input (or idle ticks), so a budget smaller than the
+ * working set throttles input to one poll batch per pause instead of
+ * stopping it for good.
+ */
+static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t interval_ns)
+{
+    size_t mem = tasks_memory(e);
+    if (committed) {
+        e->commit_early = false;
+        if (mem > e->state_budget) {
+            size_t freed = 0;
+            for (int p = 0; p < e->n_partitions; p++)
+                if (e->tasks[p].active && e->tasks[p].task)
+                    freed += eddy__task_evict(e->tasks[p].task);
+            e->evictions++;
+            size_t after = tasks_memory(e);
+            eddy_log(memory_log_level(e), "memory", "task state %zu bytes over the budget of %zu: "
+                     "evicted %zu bytes of committed rows, %zu left (%llu evictions, %llu early "
+                     "commits, %llu pauses so far)", mem, e->state_budget, freed, after,
+                     (unsigned long long)e->evictions, (unsigned long long)e->early_commits,
+                     (unsigned long long)e->pauses);
+            mem = after;
+        }
+        if (mem > e->state_budget && !e->paused) {
+            eddy_err_t err = pause_input(e, true);
+            if (err)
+                return err;
+            e->paused = true;
+            e->paused_ns = eddy_mono_ns();
+            e->pauses++;
+            eddy_log(EDDY_LOG_WARN, "memory", "task state %zu bytes still over the budget of "
+                     "%zu after a commit and eviction: pausing input (RocksDB %zu bytes)", mem,
+                     e->state_budget, eddy__state_memory(e->state));
+            return EDDY_OK;
+        }
+    }
+    if (!e->paused)
+        return EDDY_OK;
+    int64_t held = eddy_mono_ns() - e->paused_ns;
+    int64_t max_ns = interval_ns > 1000000000LL ? interval_ns : 1000000000LL;
+    if (mem <= e->state_budget || held >= max_ns) {
+        eddy_err_t err = pause_input(e, false);
+        if (err)
+            return err;
+        e->paused = false;
+        eddy_log(mem <= e->state_budget ? EDDY_LOG_INFO : EDDY_LOG_WARN, "memory",
+                 "resuming input after %.1f s: task state %zu bytes, budget %zu%s",
+                 (double)held / 1e9, mem, e->state_budget,
+                 mem <= e->state_budget ? "" : " (still over: throttling)");
+    }
+    return EDDY_OK;
+}
+
 eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
                              volatile sig_atomic_t *stop)
 {
@@ -957,12 +1142,25 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
                 err = eddy__task_tick(e.tasks[p].task, now_ms);
         if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
             err = recover(&e, err);
-        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms) &&
-            eddy_mono_ns() - last_commit >= interval_ns) {
+        /* memory_limit: over the state budget, commit at once (then evict) */
+        if (!err && e.state_budget && !e.commit_early && uncommitted &&
+            tasks_memory(&e) > e.state_budget) {
+            e.commit_early = true;
+            e.early_commits++;
+            eddy_log(EDDY_LOG_DEBUG, "memory", "task state %zu bytes over the budget of %zu: "
+                     "committing early", tasks_memory(&e), e.state_budget);
+        }
+        bool committed = false;
+        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms ||
+                     e.commit_early) &&
+            (eddy_mono_ns() - last_commit >= interval_ns || e.commit_early)) {
             err = commit(&e);
             last_commit = eddy_mono_ns();
             uncommitted = 0;
+            committed = true;
         }
+        if (!err && e.state_budget)
+            err = enforce_budget(&e, committed, interval_ns);
         log_progress(&e, &last_log, &last_records);
     }
     e.failed = err != EDDY_OK;

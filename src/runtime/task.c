@@ -394,6 +394,41 @@ const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task)
     return &task->stats;
 }
 
+/* ---- memory budget ---- */
+
+eddy_err_t eddy__task_backing(struct eddy_task *t, const char *store,
+                              const struct eddy_window_backing *b)
+{
+    for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+        if (strcmp(t->plan->aggregations[a].name, store) == 0) {
+            eddy__window_backing(t->stores[a], b);
+            return EDDY_OK;
+        }
+    }
+    return EDDY_ENOTFOUND;
+}
+
+size_t eddy__task_evict(struct eddy_task *t)
+{
+    size_t freed = 0;
+    for (size_t a = 0; a < t->plan->n_aggregations; a++)
+        freed += eddy__window_evict(t->stores[a]);
+    return freed;
+}
+
+size_t eddy__task_memory(const struct eddy_task *t)
+{
+    size_t bytes = t->scratch_cap + t->value.cap + t->key.cap;
+    for (size_t a = 0; a < t->plan->n_aggregations; a++) {
+        bytes += eddy__window_memory(t->stores[a]);
+        if (t->combine && t->combine[a])
+            bytes += eddy__window_memory(t->combine[a]);
+    }
+    if (t->dedup)
+        bytes += eddy__dedup_size(t->dedup) * EDDY_TASK_DEDUP_ID_BYTES;
+    return bytes;
+}
+
 static void watermark(struct eddy_task *t, size_t a);
 
 /* ---- persistence ---- */

@@ -132,6 +132,24 @@ eddy_err_t eddy__task_source_time(struct eddy_task *task, size_t aggregation, si
  */
 eddy_err_t eddy__task_tick(struct eddy_task *task, int64_t now_ms);
 
+/*
+ * Memory budget (Kafka mode with memory_limit; ops/window.h "Bounded write
+ * cache"). eddy__task_backing() gives the emitting window store of the
+ * aggregation named @store its backing store (EDDY_ENOTFOUND: no such
+ * aggregation). eddy__task_evict(), only right after the task's changes were
+ * persisted, frees the clean rows of open windows and returns the bytes
+ * freed. eddy__task_memory() estimates the heap bytes the task holds: window
+ * rows (sketches included) and tables of emitting and combining stores,
+ * dedup ids (EDDY_TASK_DEDUP_ID_BYTES each: table slot at most half full
+ * plus journal), output and decoding buffers.
+ */
+struct eddy_window_backing;
+#define EDDY_TASK_DEDUP_ID_BYTES 48
+eddy_err_t eddy__task_backing(struct eddy_task *task, const char *store,
+                              const struct eddy_window_backing *b);
+size_t eddy__task_evict(struct eddy_task *task);
+size_t eddy__task_memory(const struct eddy_task *task);
+
 int64_t eddy__task_stream_time(const struct eddy_task *task);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
 

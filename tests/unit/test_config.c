@@ -921,3 +921,64 @@ Test(config, aggregation_cannot_take_an_internal_store_name)
     cr_expect_str_eq(err, "t.yaml:7: aggregations[0].name: 'dedup' names an internal store; "
                           "choose another name");
 }
+
+/* memory_limit (docs/topology.md, "Memory limit"): a top-level size. */
+Test(config, memory_limit_key)
+{
+    static const char *head = "name: t\nsource:\n  topic: in\n"
+                              "  timestamp: {field: t, format: unix_ms}\n  fields: {k: string}\n";
+    static const char *agg = "aggregations:\n  - {name: c, group_by: [k], window: {tumbling: 1m}, "
+                             "metrics: {n: count()}}\n";
+    struct {
+        const char *limit;
+        size_t bytes;
+        const char *error; /* NULL: valid */
+    } cases[] = {
+        {"memory_limit: 512MB\n", (size_t)512 << 20, NULL},
+        {"memory_limit: 16MB\n", (size_t)16 << 20, NULL},
+        {"memory_limit: 20480KB\n", (size_t)20 << 20, NULL},
+        {"memory_limit: 1024MB\n", (size_t)1 << 30, NULL},
+        {"memory_limit: 15MB\n", 0, "t.yaml:6: memory_limit: memory_limit below the minimum of 16MB"},
+        {"memory_limit: 2048MB\n", 0,
+         "t.yaml:6: memory_limit: size '2048MB' out of range (1B to 1024MB)"},
+        {"memory_limit: lots\n", 0,
+         "t.yaml:6: memory_limit: bad size 'lots' (expected e.g. 65536, 512KB, 1MB)"},
+        {"memory_limt: 512MB\n", 0,
+         "t.yaml:6: memory_limt: unknown key (did you mean 'memory_limit'?)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024], err[512];
+        snprintf(yaml, sizeof yaml, "%s%s%s", head, cases[i].limit, agg);
+        struct eddy_plan *plan = NULL;
+        eddy_err_t rc = eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
+        if (cases[i].error) {
+            cr_expect_eq(rc, EDDY_ECONFIG, "case %zu", i);
+            if (rc)
+                cr_expect_str_eq(err, cases[i].error, "case %zu", i);
+            continue;
+        }
+        cr_assert_eq(rc, EDDY_OK, "case %zu: %s", i, err);
+        cr_expect_eq(plan->memory_limit, cases[i].bytes, "case %zu", i);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        eddy_plan_print(plan, f);
+        fclose(f);
+        char want[64];
+        snprintf(want, sizeof want, "\ngrace: 0s\nmemory_limit: %zu bytes\n", cases[i].bytes);
+        cr_expect(strstr(text, want), "%s", text);
+        free(text);
+        eddy_plan_free(plan);
+    }
+    /* none by default, and not printed */
+    struct eddy_plan *plan = load_ok(DATA "full.yaml");
+    cr_expect_eq(plan->memory_limit, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    eddy_plan_print(plan, f);
+    fclose(f);
+    cr_expect_null(strstr(text, "memory_limit"));
+    free(text);
+    eddy_plan_free(plan);
+}
