@@ -367,12 +367,12 @@ eddy_err_t eddy__cfg_duration(struct eddy__cfg *c, yaml_node_t *node, bool posit
     return EDDY_OK;
 }
 
-eddy_err_t eddy__cfg_size(struct eddy__cfg *c, yaml_node_t *node, size_t *out)
+eddy_err_t eddy__cfg_size(struct eddy__cfg *c, yaml_node_t *node, uint64_t max, size_t *out)
 {
     static const struct {
         const char *unit;
         uint64_t mult;
-    } units[] = {{"", 1}, {"B", 1}, {"KB", 1024}, {"MB", 1024 * 1024}};
+    } units[] = {{"", 1}, {"B", 1}, {"KB", 1024}, {"MB", 1024 * 1024}, {"GB", 1024 * 1024 * 1024}};
     const char *s;
     if (eddy__cfg_scalar(c, node, &s))
         return c->err;
@@ -384,8 +384,9 @@ eddy_err_t eddy__cfg_size(struct eddy__cfg *c, yaml_node_t *node, size_t *out)
         if (strcmp(p, units[i].unit) != 0)
             continue;
         uint64_t bytes = n * units[i].mult;
-        if (n > UINT32_MAX || bytes == 0 || bytes > (uint64_t)1 << 30)
-            return eddy__cfg_fail(c, node, "size '%s' out of range (1B to 1024MB)", s);
+        if (n > UINT32_MAX || bytes == 0 || bytes > max || bytes > SIZE_MAX)
+            return eddy__cfg_fail(c, node, "size '%s' out of range (1B to %lluGB)", s,
+                                  (unsigned long long)(max >> 30));
         *out = (size_t)bytes;
         return EDDY_OK;
     }

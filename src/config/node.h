@@ -91,7 +91,7 @@ eddy_err_t eddy__cfg_string(struct eddy__cfg *c, yaml_node_t *node, char **out);
 eddy_err_t eddy__cfg_duration(struct eddy__cfg *c, yaml_node_t *node, bool positive,
                               int64_t *out_ms);
 /* A size: plain integer bytes or <n>B, <n>KB, <n>MB (1024-based), > 0. */
-eddy_err_t eddy__cfg_size(struct eddy__cfg *c, yaml_node_t *node, size_t *out);
+eddy_err_t eddy__cfg_size(struct eddy__cfg *c, yaml_node_t *node, uint64_t max, size_t *out);
 /* true or false. */
 eddy_err_t eddy__cfg_bool(struct eddy__cfg *c, yaml_node_t *node, bool *out);
 

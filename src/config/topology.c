@@ -352,7 +352,7 @@ static eddy_err_t parse_source(struct loader *ld, yaml_node_t *root)
     src->max_event_bytes = 1024 * 1024;
     if ((v = eddy__cfg_get(c, node, "max_event_bytes")) != NULL) {
         eddy__cfg_push(c, "max_event_bytes");
-        if (eddy__cfg_size(c, v, &src->max_event_bytes))
+        if (eddy__cfg_size(c, v, (uint64_t)1 << 30, &src->max_event_bytes))
             return c->err;
         eddy__cfg_pop(c, in);
     }
@@ -1124,7 +1124,7 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
     }
     if ((v = eddy__cfg_get(c, root, "memory_limit")) != NULL) {
         eddy__cfg_push(c, "memory_limit");
-        if (eddy__cfg_size(c, v, &plan->memory_limit))
+        if (eddy__cfg_size(c, v, (uint64_t)1 << 40, &plan->memory_limit))
             return c->err;
         if (plan->memory_limit < EDDY_MEMORY_LIMIT_MIN)
             return eddy__cfg_fail(c, v, "memory_limit below the minimum of 16MB");

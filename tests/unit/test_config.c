@@ -304,8 +304,8 @@ Test(config, bad_values)
     expect_error("t.yaml", HEAD AGG "processing: twice\n", EDDY_ECONFIG,
                  "t.yaml:13: processing: unknown processing mode 'twice' (expected exactly_once "
                  "or at_least_once)");
-    expect_error("t.yaml", "name: t\nsource:\n  topic: in\n  max_event_bytes: 1GB\n", EDDY_ECONFIG,
-                 "t.yaml:4: source.max_event_bytes: bad size '1GB' (expected e.g. 65536, 512KB, "
+    expect_error("t.yaml", "name: t\nsource:\n  topic: in\n  max_event_bytes: 1TB\n", EDDY_ECONFIG,
+                 "t.yaml:4: source.max_event_bytes: bad size '1TB' (expected e.g. 65536, 512KB, "
                  "1MB)");
     expect_error("t.yaml", "name: t\nsource:\n  topic: in\n  format: avro\n", EDDY_ECONFIG,
                  "t.yaml:4: source.format: unsupported format 'avro' (only json is supported)");
@@ -939,8 +939,9 @@ Test(config, memory_limit_key)
         {"memory_limit: 20480KB\n", (size_t)20 << 20, NULL},
         {"memory_limit: 1024MB\n", (size_t)1 << 30, NULL},
         {"memory_limit: 15MB\n", 0, "t.yaml:6: memory_limit: memory_limit below the minimum of 16MB"},
-        {"memory_limit: 2048MB\n", 0,
-         "t.yaml:6: memory_limit: size '2048MB' out of range (1B to 1024MB)"},
+        {"memory_limit: 4GB\n", (size_t)4 << 30, NULL},
+        {"memory_limit: 2048GB\n", 0,
+         "t.yaml:6: memory_limit: size '2048GB' out of range (1B to 1024GB)"},
         {"memory_limit: lots\n", 0,
          "t.yaml:6: memory_limit: bad size 'lots' (expected e.g. 65536, 512KB, 1MB)"},
         {"memory_limt: 512MB\n", 0,
