@@ -27,7 +27,7 @@ build-fuzz: deps
 	@cmake --build $(FUZZ) -j$(JOBS)
 
 demo: build
-	@$(BUILD)/eddy demo
+	@$(BUILD)/eddy demo --http 127.0.0.1:8080
 
 kafka-fetch: deps
 	@scripts/kafka fetch

@@ -18,6 +18,7 @@
 #include "eddy/topology.h"
 #include "gen/gen.h"
 #include "runtime/demo.h"
+#include "serve/serve.h"
 #include "runtime/engine.h"
 #include "runtime/kengine.h"
 #include "sink/kafka.h"
@@ -108,7 +109,7 @@ static const char usage_diff[] =
     "  carries over, 1 when some store must be rebuilt (eddy run --reset-store NAME),\n"
     "  2 for bad input.\n";
 static const char usage_demo[] =
-    "usage: eddy demo [--seconds N] [--rate EPS]\n"
+    "usage: eddy demo [--seconds N] [--rate EPS] [--http ADDR:PORT]\n"
     "  runs topologies/service-health.yaml over generated logs (one minute of event time\n"
     "  every two seconds) and prints a live table as windows close; stops on Ctrl-C or\n"
     "  after N seconds (default: DEMO_SECONDS, else until Ctrl-C)\n";
@@ -165,7 +166,7 @@ static int cmd_validate(int argc, char **argv)
 static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *state_dir,
                      const char *instance, const char *commit_ms, const char *replication,
                      struct eddy_kv *props, size_t n_props, const char *const *reset_stores,
-                     size_t n_reset_stores)
+                     size_t n_reset_stores, const char *http)
 {
     char host[256];
     if (!instance) {
@@ -187,7 +188,16 @@ static int run_kafka(struct eddy_plan *plan, const char *bootstrap, const char *
         .n_reset_stores = n_reset_stores,
     };
     install_signals();
-    eddy_err_t err = eddy__kengine_run(plan, &opts, &stop_requested);
+    eddy_err_t err = EDDY_OK;
+    if (http) {
+        struct eddy_serve_opts so = {.listen = http, .instance = instance,
+                                     .bootstrap = opts.bootstrap, .props = props,
+                                     .n_props = n_props};
+        err = eddy__serve_start(plan, &so, &opts.serve);
+    }
+    if (!err)
+        err = eddy__kengine_run(plan, &opts, &stop_requested);
+    eddy__serve_stop(opts.serve);
     if (err) {
         fprintf(stderr, "eddy: run failed: %s\n", eddy_err_message(err));
         return err == EDDY_ECONFIG ? EXIT_USAGE : 1;
@@ -266,11 +276,9 @@ static int cmd_run(int argc, char **argv)
     struct eddy_plan *plan = load_plan(topology);
     if (!plan)
         return EXIT_USAGE;
-    if (http)
-        fprintf(stderr, "eddy: --http is not served yet; ignoring '%s'\n", http);
     if (!input) {
         int rc = run_kafka(plan, bootstrap, state_dir, instance, commit_ms, replication, props,
-                           n_props, reset_stores, n_reset_stores);
+                           n_props, reset_stores, n_reset_stores, http);
         for (size_t i = 0; i < n_props; i++)
             free(props[i].key);
         eddy_plan_free(plan);
@@ -281,8 +289,15 @@ static int cmd_run(int argc, char **argv)
     if (!err) {
         struct eddy_output out = eddy__file_sink_output(sink);
         struct eddy_task_stats stats;
+        struct eddy_serve *serve = NULL;
         install_signals();
-        err = eddy__engine_run_local(plan, input, &out, &stop_requested, &stats);
+        if (http) {
+            struct eddy_serve_opts so = {.listen = http, .instance = "local"};
+            err = eddy__serve_start(plan, &so, &serve);
+        }
+        if (!err)
+            err = eddy__engine_run_local(plan, input, &out, &stop_requested, &stats, serve);
+        eddy__serve_stop(serve);
         eddy_err_t close_err = eddy__file_sink_close(sink);
         if (!err)
             err = close_err;
@@ -460,6 +475,9 @@ static int cmd_demo(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--rate") == 0 && v) {
             opts.rate = atof(v);
+            i++;
+        } else if (strcmp(argv[i], "--http") == 0 && v) {
+            opts.http = v;
             i++;
         } else {
             return usage_error(usage_demo, "unknown option '%s'", argv[i]);

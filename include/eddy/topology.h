@@ -196,9 +196,42 @@ struct eddy_alert {
      * resolves on its next row. 0 for an expression alert. For an absent
      * alert `when` is the constant expression "false" (never evaluated). */
     int64_t absent_windows;
+    /* burn_rate: (tumbling aggregations only) the multiwindow, multi-burn-rate
+     * alert on the error budget; NULL for other alerts, whose `when` is then
+     * the constant "false" (never evaluated). */
+    struct eddy_burn_rate *burn;
     char *output_topic;     /* default "<topology name>-alerts" */
     int line;
 };
+
+/* One window pair of a burn-rate alert: it holds when the burn rate over
+ * the last long_ms and over the last short_ms are both >= factor. */
+struct eddy_burn_window {
+    int64_t long_ms, short_ms; /* multiples of the aggregation's window size */
+    size_t long_span, short_span; /* indexes into struct eddy_burn_rate.spans_ms */
+    double factor;                /* > 0 */
+    char *severity;               /* [A-Za-z0-9._-]+ */
+};
+
+/*
+ * burn_rate (Google SRE workbook, "Alerting on SLOs"). Over a span, burn
+ * rate = (sum of `bad` / sum of `total` over the span's closed windows) /
+ * budget, 0 without traffic. Pairs are listed from the most to the least
+ * severe; an incident reports the first pair that holds when it fires.
+ */
+struct eddy_burn_rate {
+    size_t total, bad;         /* metric indexes of the aggregation: count, count_if or sum */
+    struct eddy_expr *budget;  /* output scope: the allowed bad fraction, e.g. 0.001 */
+    struct eddy_burn_window *windows;
+    size_t n_windows;          /* 1 .. EDDY_BURN_MAX_WINDOWS */
+    /* the distinct window lengths in report order (each pair's short, then
+     * long, first occurrence kept) */
+    int64_t *spans_ms;
+    size_t n_spans;
+    int64_t ring; /* windows of the aggregation kept per key: longest span / size */
+};
+#define EDDY_BURN_MAX_WINDOWS 16
+#define EDDY_BURN_MAX_RING 100000
 
 struct eddy_kv {
     char *key;
@@ -208,6 +241,24 @@ struct eddy_kv {
 enum eddy_processing {
     EDDY_EXACTLY_ONCE = 1,
     EDDY_AT_LEAST_ONCE,
+};
+
+/* serve: what --http serves (docs/http.md). The status page reads the
+ * aggregation `on` (tumbling): one service per group key; metrics by index
+ * into its metrics; budget (allowed bad fraction) and latency_threshold are
+ * expressions in its output scope (group values, then metrics; tables). */
+struct eddy_serve_status {
+    bool enabled;
+    size_t aggregation;
+    size_t requests, errors;
+    size_t latency[3]; /* p50, p95, p99 */
+    struct eddy_expr *budget;
+    struct eddy_expr *latency_threshold;
+};
+
+struct eddy_serve_conf {
+    int64_t retention_ms; /* closed windows stay queryable this long; default 20m */
+    struct eddy_serve_status status;
 };
 
 struct eddy_plan {
@@ -242,6 +293,7 @@ struct eddy_plan {
     struct eddy_kv *kafka; /* librdkafka properties passed through */
     size_t n_kafka;
     enum eddy_processing processing;
+    struct eddy_serve_conf serve;
 };
 
 /*

@@ -16,7 +16,10 @@
  *                defs
  *   alerts       topology, source, then per alert sorted by name
  *                "alert NAME{on=..;time=..;window=..;from=..;partition=..;
- *                group=..;where=..;when=EXPR|absent(N);defs=..}"
+ *                group=..;where=..;when=EXPR|absent(N)|BURN;defs=..}", BURN
+ *                being "burn_rate(bad=M,total=M,budget=EXPR,windows=LONG/SHORT
+ *                >=FACTOR SEVERITY|...)" (a burn-rate alert's `when` is all of
+ *                its definition, so changing any of it changes the alert)
  * Definitions: a source field "NAME:TYPE@PATH", a derived field "NAME=EXPR",
  * a table reference "TABLE.COLUMN:table keyed by KEY" (plus KEY's own
  * definition), and in alert scope a metric "NAME=CALL". The closure follows
@@ -641,6 +644,34 @@ static void build_dedup(struct desc *d, const struct eddy_plan *plan, struct edd
     desc_part(d, "within", b);
 }
 
+/* "burn_rate(bad=errors,total=requests,budget=EXPR,windows=1h/5m>=14.4 page|...)" */
+static void put_burn_rate(struct eddy_buf *b, const struct eddy_burn_rate *br,
+                          const struct eddy_aggregation *agg)
+{
+    eddy_buf_puts(b, "burn_rate(bad=");
+    put_text(b, agg->metrics[br->bad].name);
+    eddy_buf_puts(b, ",total=");
+    put_text(b, agg->metrics[br->total].name);
+    eddy_buf_puts(b, ",budget=");
+    put_expr(b, eddy_expr_source(br->budget));
+    eddy_buf_puts(b, ",windows=");
+    for (size_t i = 0; i < br->n_windows; i++) {
+        const struct eddy_burn_window *w = &br->windows[i];
+        char factor[40];
+        snprintf(factor, sizeof factor, "%.15g", w->factor);
+        if (strtod(factor, NULL) != w->factor)
+            snprintf(factor, sizeof factor, "%.17g", w->factor);
+        if (i)
+            eddy_buf_putc(b, '|');
+        put_duration(b, w->long_ms);
+        eddy_buf_putc(b, '/');
+        put_duration(b, w->short_ms);
+        eddy_buf_printf(b, ">=%s ", factor);
+        put_text(b, w->severity);
+    }
+    eddy_buf_putc(b, ')');
+}
+
 static void build_alert(struct desc *d, const struct eddy_plan *plan,
                         const struct eddy_alert *alert, struct eddy_buf *b)
 {
@@ -653,14 +684,23 @@ static void build_alert(struct desc *d, const struct eddy_plan *plan,
     closure_init(&c, plan, agg, d);
     part_str(d, b, "on", agg->name);
     window_parts(d, plan, agg, b, true, false);
-    if (alert->absent_windows)
+    if (alert->burn)
+        put_burn_rate(b, alert->burn, agg);
+    else if (alert->absent_windows)
         eddy_buf_printf(b, "absent(%lld)", (long long)alert->absent_windows);
     else
         put_expr(b, eddy_expr_source(alert->when));
     desc_part(d, "when", b);
     window_deps(&c, agg);
-    if (!alert->absent_windows)
+    if (alert->burn) {
+        const char *bad = agg->metrics[alert->burn->bad].name;
+        const char *total = agg->metrics[alert->burn->total].name;
+        add_alert_name(&c, bad, strlen(bad));
+        add_alert_name(&c, total, strlen(total));
+        add_expr_deps(&c, eddy_expr_source(alert->burn->budget), true);
+    } else if (!alert->absent_windows) {
         add_expr_deps(&c, eddy_expr_source(alert->when), true);
+    }
     closure_finish(&c);
 }
 

@@ -18,6 +18,8 @@
  *     metrics: NAME = CALL, ...
  *     store NAME (changelog NAME-AGG-changelog), output topic T
  *   alert NAME on AGG: when EXPR|absent(N), output topic T
+ *   alert NAME on AGG: burn_rate BAD/TOTAL, budget EXPR,
+ *     windows [LONG & SHORT >= FACTOR SEVERITY, ...], output topic T
  *   kafka: KEY=VALUE, ...
  *   topics: in T; out T, ...; internal T, ... (changelogs of the task's "meta"
  *   store, of dedup and of each aggregation, then repartition topics)
@@ -149,6 +151,25 @@ static void print_aggregation(const struct eddy_plan *plan, const struct eddy_ag
         fprintf(out, "%s-%s\n", plan->name, agg->name);
 }
 
+/* "burn_rate errors/requests, budget EXPR, windows [1h & 5m >= 14.4 page, ...]" */
+static void print_burn_rate(const struct eddy_burn_rate *br, const struct eddy_aggregation *agg,
+                            FILE *out)
+{
+    fprintf(out, "burn_rate %s/%s, budget %s, windows [", agg->metrics[br->bad].name,
+            agg->metrics[br->total].name, eddy_expr_source(br->budget));
+    for (size_t i = 0; i < br->n_windows; i++) {
+        const struct eddy_burn_window *w = &br->windows[i];
+        fputs(i ? ", " : "", out);
+        print_duration(out, w->long_ms);
+        fputs(" & ", out);
+        print_duration(out, w->short_ms);
+        fputs(" >= ", out);
+        print_double(out, w->factor);
+        fprintf(out, " %s", w->severity);
+    }
+    fputs("]", out);
+}
+
 /* The @k-th output topic: aggregations, then alerts, then dead letters. */
 static const char *output_topic(const struct eddy_plan *plan, size_t k, char *buf, size_t len)
 {
@@ -236,12 +257,14 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
         print_aggregation(plan, &plan->aggregations[i], out);
     for (size_t i = 0; i < plan->n_alerts; i++) {
         const struct eddy_alert *alert = &plan->alerts[i];
-        fprintf(out, "alert %s on %s: when ", alert->name,
-                plan->aggregations[alert->aggregation].name);
-        if (alert->absent_windows)
-            fprintf(out, "absent(%lld)", (long long)alert->absent_windows);
+        const struct eddy_aggregation *agg = &plan->aggregations[alert->aggregation];
+        fprintf(out, "alert %s on %s: ", alert->name, agg->name);
+        if (alert->burn)
+            print_burn_rate(alert->burn, agg, out);
+        else if (alert->absent_windows)
+            fprintf(out, "when absent(%lld)", (long long)alert->absent_windows);
         else
-            fputs(eddy_expr_source(alert->when), out);
+            fprintf(out, "when %s", eddy_expr_source(alert->when));
         fputs(", output topic ", out);
         if (alert->output_topic)
             fprintf(out, "%s\n", alert->output_topic);
@@ -300,8 +323,19 @@ void eddy_plan_free(struct eddy_plan *plan)
         eddy_free(plan->alerts[i].name);
         eddy__expr_free(plan->alerts[i].when);
         eddy_free(plan->alerts[i].output_topic);
+        struct eddy_burn_rate *br = plan->alerts[i].burn;
+        if (br) {
+            eddy__expr_free(br->budget);
+            for (size_t w = 0; w < br->n_windows; w++)
+                eddy_free(br->windows[w].severity);
+            eddy_free(br->windows);
+            eddy_free(br->spans_ms);
+            eddy_free(br);
+        }
     }
     eddy_free(plan->alerts);
+    eddy__expr_free(plan->serve.status.budget);
+    eddy__expr_free(plan->serve.status.latency_threshold);
     /* tables after expressions: expressions borrow them */
     for (size_t i = 0; i < plan->n_tables; i++)
         eddy__table_free(plan->tables[i]);

@@ -32,7 +32,7 @@ struct loader {
 static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
                                        "grace",  "tables",     "derive",       "aggregations",
                                        "alerts", "kafka",      "idle_timeout", "late",
-                                       "memory_limit", NULL};
+                                       "memory_limit", "serve", NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
                                           "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
@@ -43,8 +43,13 @@ static const char *const table_keys[] = {"file", "key", NULL};
 static const char *const agg_keys[] = {"name",    "group_by", "where",      "window", "emit",
                                        "metrics", "output",   "emit_empty", NULL};
 static const char *const emit_keys[] = {"updates", NULL};
+static const char *const serve_keys[] = {"retention", "status", NULL};
+static const char *const status_keys[] = {"on",     "requests", "errors",
+                                          "latency", "budget",  "latency_threshold", NULL};
 static const char *const output_keys[] = {"topic", NULL};
-static const char *const alert_keys[] = {"name", "on", "when", "output", NULL};
+static const char *const alert_keys[] = {"name", "on", "when", "burn_rate", "output", NULL};
+static const char *const burn_keys[] = {"total", "bad", "budget", "windows", NULL};
+static const char *const burn_window_keys[] = {"long", "short", "factor", "severity", NULL};
 static const char *const keywords[] = {"and", "or", "not", "true", "false", "null", NULL};
 
 /* ---- small validators ------------------------------------------------------ */
@@ -953,6 +958,26 @@ static eddy_err_t parse_absent(struct loader *ld, yaml_node_t *when, long long n
     return c->err;
 }
 
+/* Compiles @node (@text, or its scalar when NULL) against the output scope
+ * of @agg: the group-by names, then the metrics; tables. */
+static eddy_err_t compile_output(struct loader *ld, yaml_node_t *node, const char *text,
+                                 const struct eddy_aggregation *agg, struct eddy_expr **out)
+{
+    size_t n = agg->n_group + agg->n_metrics;
+    const char **names = eddy_calloc(n + 1, sizeof *names);
+    if (!names)
+        return eddy__cfg_nomem(&ld->c);
+    for (size_t i = 0; i < agg->n_group; i++)
+        names[i] = agg->group_names[i];
+    for (size_t i = 0; i < agg->n_metrics; i++)
+        names[agg->n_group + i] = agg->metrics[i].name;
+    struct eddy_expr_scope scope = {
+        .names = names, .n_names = n, .tables = ld->plan->tables, .n_tables = ld->plan->n_tables};
+    compile(ld, node, text, &scope, out);
+    eddy_free(names);
+    return ld->c.err;
+}
+
 static eddy_err_t compile_when(struct loader *ld, yaml_node_t *when, struct eddy_alert *alert)
 {
     const struct eddy_aggregation *agg = &ld->plan->aggregations[alert->aggregation];
@@ -964,21 +989,230 @@ static eddy_err_t compile_when(struct loader *ld, yaml_node_t *when, struct eddy
     eddy__cfg_pop(&ld->c, at);
     if (absent_call(text, &absent))
         return parse_absent(ld, when, absent, alert);
-    size_t n = agg->n_group + agg->n_metrics;
-    const char **names = eddy_calloc(n + 1, sizeof *names);
-    if (!names)
-        return eddy__cfg_nomem(&ld->c);
-    for (size_t i = 0; i < agg->n_group; i++)
-        names[i] = agg->group_names[i];
-    for (size_t i = 0; i < agg->n_metrics; i++)
-        names[agg->n_group + i] = agg->metrics[i].name;
-    struct eddy_expr_scope scope = {
-        .names = names, .n_names = n, .tables = ld->plan->tables, .n_tables = ld->plan->n_tables};
     size_t old = eddy__cfg_push(&ld->c, "when");
-    compile(ld, when, text, &scope, &alert->when);
+    compile_output(ld, when, text, agg, &alert->when);
     eddy__cfg_pop(&ld->c, old);
-    eddy_free(names);
     return ld->c.err;
+}
+
+/* total/bad of burn_rate: a count(), count_if() or sum() metric of @agg. */
+static eddy_err_t burn_metric(struct loader *ld, yaml_node_t *node, const char *key,
+                              const struct eddy_aggregation *agg, size_t *out)
+{
+    struct eddy__cfg *c = &ld->c;
+    const char *name;
+    size_t old = eddy__cfg_push(c, key);
+    if (eddy__cfg_scalar(c, node, &name))
+        return c->err;
+    size_t m = 0;
+    while (m < agg->n_metrics && strcmp(agg->metrics[m].name, name) != 0)
+        m++;
+    if (m == agg->n_metrics) {
+        const char **names = eddy_calloc(agg->n_metrics + 1, sizeof *names);
+        if (!names)
+            return eddy__cfg_nomem(c);
+        for (size_t i = 0; i < agg->n_metrics; i++)
+            names[i] = agg->metrics[i].name;
+        const char *hint = eddy__cfg_suggest(name, names);
+        eddy__cfg_fail(c, node, "'%s' is not a metric of '%s'%s%s%s", name, agg->name,
+                       hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        eddy_free(names);
+        return c->err;
+    }
+    enum eddy_metric_kind kind = agg->metrics[m].kind;
+    if (kind != EDDY_M_COUNT && kind != EDDY_M_COUNT_IF && kind != EDDY_M_SUM)
+        return eddy__cfg_fail(c, node,
+                              "'%s' is a %s() metric; burn rates need a count of events: "
+                              "count(), count_if() or sum()",
+                              name, eddy__metric_kind_name(kind));
+    *out = m;
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* A window length of a burn-rate pair: a multiple of @agg's window size. */
+static eddy_err_t burn_length(struct loader *ld, yaml_node_t *pair, const char *key,
+                              const struct eddy_aggregation *agg, int64_t *out)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *node;
+    char text[32], size[32];
+    if (eddy__cfg_require(c, pair, key, &node))
+        return c->err;
+    size_t old = eddy__cfg_push(c, key);
+    if (eddy__cfg_duration(c, node, true, out))
+        return c->err;
+    eddy_duration_format(*out, text, sizeof text);
+    eddy_duration_format(agg->window.size_ms, size, sizeof size);
+    if (*out % agg->window.size_ms != 0)
+        return eddy__cfg_fail(c, node, "%s is not a multiple of the window size of '%s' (%s)",
+                              text, agg->name, size);
+    if (*out / agg->window.size_ms > EDDY_BURN_MAX_RING)
+        return eddy__cfg_fail(c, node, "%s spans more than %d windows of '%s' (%s)", text,
+                              EDDY_BURN_MAX_RING, agg->name, size);
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_burn_window(struct loader *ld, yaml_node_t *node,
+                                    const struct eddy_aggregation *agg, struct eddy_burn_window *w)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *factor, *severity;
+    const char *text;
+    char *end;
+    if (eddy__cfg_mapping(c, node, burn_window_keys) ||
+        burn_length(ld, node, "long", agg, &w->long_ms) ||
+        burn_length(ld, node, "short", agg, &w->short_ms))
+        return c->err;
+    if (w->short_ms >= w->long_ms) {
+        char s[32], l[32];
+        eddy_duration_format(w->short_ms, s, sizeof s);
+        eddy_duration_format(w->long_ms, l, sizeof l);
+        eddy__cfg_push(c, "short");
+        return eddy__cfg_fail(c, eddy__cfg_get(c, node, "short"),
+                              "the short window (%s) must be shorter than the long one (%s)", s,
+                              l);
+    }
+    if (eddy__cfg_require(c, node, "factor", &factor) ||
+        eddy__cfg_require(c, node, "severity", &severity))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "factor");
+    if (eddy__cfg_scalar(c, factor, &text))
+        return c->err;
+    w->factor = strtod(text, &end);
+    if (end == text || *end || !isfinite(w->factor) || w->factor <= 0)
+        return eddy__cfg_fail(c, factor, "expected a number greater than 0, got '%s'", text);
+    eddy__cfg_pop(c, old);
+    eddy__cfg_push(c, "severity");
+    if (eddy__cfg_string(c, severity, &w->severity))
+        return c->err;
+    if (!all_chars(w->severity, "._-"))
+        return eddy__cfg_fail(c, severity,
+                              "invalid severity '%s' (allowed: letters, digits, '.', '_', '-')",
+                              w->severity);
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_burn_windows(struct loader *ld, yaml_node_t *node,
+                                     const struct eddy_aggregation *agg, struct eddy_burn_rate *br)
+{
+    struct eddy__cfg *c = &ld->c;
+    size_t old = eddy__cfg_push(c, "windows");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of window pairs, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n < 1 || n > EDDY_BURN_MAX_WINDOWS)
+        return eddy__cfg_fail(c, node, "expected 1 to %d window pairs, got %zu",
+                              EDDY_BURN_MAX_WINDOWS, n);
+    if (!(br->windows = eddy_calloc(n, sizeof *br->windows)))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t in = eddy__cfg_push_index(c, i);
+        br->n_windows = i + 1;
+        if (parse_burn_window(ld, eddy__cfg_node(c, node->data.sequence.items.start[i]), agg,
+                              &br->windows[i]))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* Without `windows`: the workbook's pairs 1h/5m at 14.4 (page) and 6h/30m
+ * at 6 (ticket). */
+static eddy_err_t default_burn_windows(struct loader *ld, yaml_node_t *node,
+                                       const struct eddy_aggregation *agg,
+                                       struct eddy_burn_rate *br)
+{
+    static const struct {
+        int64_t long_ms, short_ms;
+        double factor;
+        const char *severity;
+    } pairs[] = {{3600000, 300000, 14.4, "page"}, {21600000, 1800000, 6, "ticket"}};
+    char size[32];
+    eddy_duration_format(agg->window.size_ms, size, sizeof size);
+    if (300000 % agg->window.size_ms != 0)
+        return eddy__cfg_fail(&ld->c, node,
+                              "the default windows (1h and 5m, 6h and 30m) need a window size "
+                              "that divides 5m ('%s' has %s windows): list `windows`",
+                              agg->name, size);
+    if (!(br->windows = eddy_calloc(2, sizeof *br->windows)))
+        return eddy__cfg_nomem(&ld->c);
+    for (size_t i = 0; i < 2; i++) {
+        br->n_windows = i + 1;
+        br->windows[i] = (struct eddy_burn_window){.long_ms = pairs[i].long_ms,
+                                                   .short_ms = pairs[i].short_ms,
+                                                   .factor = pairs[i].factor};
+        if (!(br->windows[i].severity = eddy_strdup(pairs[i].severity)))
+            return eddy__cfg_nomem(&ld->c);
+    }
+    return EDDY_OK;
+}
+
+/* The distinct window lengths in report order, each pair's indexes into
+ * them, and the ring length. */
+static eddy_err_t burn_spans(struct loader *ld, const struct eddy_aggregation *agg,
+                             struct eddy_burn_rate *br)
+{
+    if (!(br->spans_ms = eddy_calloc(2 * br->n_windows, sizeof *br->spans_ms)))
+        return eddy__cfg_nomem(&ld->c);
+    for (size_t i = 0; i < br->n_windows; i++) {
+        struct eddy_burn_window *w = &br->windows[i];
+        int64_t lengths[2] = {w->short_ms, w->long_ms};
+        size_t *index[2] = {&w->short_span, &w->long_span};
+        for (size_t k = 0; k < 2; k++) {
+            size_t s = 0;
+            while (s < br->n_spans && br->spans_ms[s] != lengths[k])
+                s++;
+            if (s == br->n_spans)
+                br->spans_ms[br->n_spans++] = lengths[k];
+            *index[k] = s;
+        }
+        if (w->long_ms / agg->window.size_ms > br->ring)
+            br->ring = w->long_ms / agg->window.size_ms;
+    }
+    return EDDY_OK;
+}
+
+/* burn_rate: {total: M, bad: M, budget: EXPR[, windows: [...]]} on a
+ * tumbling aggregation; `when` becomes the constant "false". */
+static eddy_err_t parse_burn_rate(struct loader *ld, yaml_node_t *node, struct eddy_alert *alert)
+{
+    struct eddy__cfg *c = &ld->c;
+    const struct eddy_aggregation *agg = &ld->plan->aggregations[alert->aggregation];
+    yaml_node_t *total, *bad, *budget, *windows;
+    size_t old = eddy__cfg_push(c, "burn_rate");
+    if (eddy__cfg_mapping(c, node, burn_keys) || eddy__cfg_require(c, node, "total", &total) ||
+        eddy__cfg_require(c, node, "bad", &bad) || eddy__cfg_require(c, node, "budget", &budget))
+        return c->err;
+    if (agg->window.kind != EDDY_WIN_TUMBLING)
+        return eddy__cfg_fail(c, node,
+                              "burn_rate needs an aggregation with tumbling windows ('%s' has %s "
+                              "windows)",
+                              agg->name, window_kind_name(agg->window.kind));
+    struct eddy_burn_rate *br = alert->burn = eddy_calloc(1, sizeof *alert->burn);
+    if (!br)
+        return eddy__cfg_nomem(c);
+    if (burn_metric(ld, total, "total", agg, &br->total) ||
+        burn_metric(ld, bad, "bad", agg, &br->bad))
+        return c->err;
+    size_t in = eddy__cfg_push(c, "budget");
+    if (compile_output(ld, budget, NULL, agg, &br->budget))
+        return c->err;
+    eddy__cfg_pop(c, in);
+    windows = eddy__cfg_get(c, node, "windows");
+    if (windows ? parse_burn_windows(ld, windows, agg, br)
+                : default_burn_windows(ld, node, agg, br))
+        return c->err;
+    if (burn_spans(ld, agg, br))
+        return c->err;
+    struct eddy_expr_scope scope = {0};
+    compile(ld, node, "false", &scope, &alert->when);
+    eddy__cfg_pop(c, old);
+    return c->err;
 }
 
 static eddy_err_t parse_alert(struct loader *ld, yaml_node_t *node, size_t index)
@@ -986,10 +1220,12 @@ static eddy_err_t parse_alert(struct loader *ld, yaml_node_t *node, size_t index
     struct eddy__cfg *c = &ld->c;
     struct eddy_plan *plan = ld->plan;
     struct eddy_alert *alert = &plan->alerts[index];
-    yaml_node_t *name, *on, *when;
+    yaml_node_t *name, *on, *when, *burn;
     if (eddy__cfg_mapping(c, node, alert_keys) || eddy__cfg_require(c, node, "name", &name) ||
-        eddy__cfg_require(c, node, "on", &on) || eddy__cfg_require(c, node, "when", &when))
+        eddy__cfg_require(c, node, "on", &on))
         return c->err;
+    when = eddy__cfg_get(c, node, "when");
+    burn = eddy__cfg_get(c, node, "burn_rate");
     alert->line = eddy__cfg_line(node);
     size_t old = eddy__cfg_push(c, "name");
     if (eddy__cfg_string(c, name, &alert->name))
@@ -1013,7 +1249,16 @@ static eddy_err_t parse_alert(struct loader *ld, yaml_node_t *node, size_t index
         return eddy__cfg_fail(c, on, "unknown aggregation '%s'", agg_name);
     alert->aggregation = a;
     eddy__cfg_pop(c, old);
-    if (compile_when(ld, when, alert))
+    if (when && burn) {
+        eddy__cfg_push(c, "burn_rate");
+        return eddy__cfg_fail(c, burn,
+                              "an alert has either `when` or `burn_rate` (write a second alert)");
+    }
+    if (!when && !burn) {
+        eddy__cfg_push(c, "when");
+        return eddy__cfg_fail(c, node, "missing required key (or burn_rate)");
+    }
+    if (burn ? parse_burn_rate(ld, burn, alert) : compile_when(ld, when, alert))
         return c->err;
     return get_output(ld, node, &alert->output_topic);
 }
@@ -1040,6 +1285,130 @@ static eddy_err_t parse_alerts(struct loader *ld, yaml_node_t *root)
             return c->err;
         eddy__cfg_pop(c, in);
     }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* ---- serve ---------------------------------------------------------------- */
+
+static eddy_err_t status_metric(struct loader *ld, yaml_node_t *node, const char *key,
+                                const struct eddy_aggregation *agg, size_t *out)
+{
+    struct eddy__cfg *c = &ld->c;
+    const char *name;
+    size_t at = eddy__cfg_push(c, key);
+    if (eddy__cfg_scalar(c, node, &name))
+        return c->err;
+    for (size_t m = 0; m < agg->n_metrics; m++)
+        if (strcmp(agg->metrics[m].name, name) == 0) {
+            *out = m;
+            eddy__cfg_pop(c, at);
+            return EDDY_OK;
+        }
+    return eddy__cfg_fail(c, node, "aggregation '%s' has no metric '%s'", agg->name, name);
+}
+
+static eddy_err_t status_expr(struct loader *ld, yaml_node_t *map, const char *key,
+                              const struct eddy_aggregation *agg, struct eddy_expr **out)
+{
+    struct eddy__cfg *c = &ld->c;
+    yaml_node_t *node;
+    if (eddy__cfg_require(c, map, key, &node))
+        return c->err;
+    size_t n = agg->n_group + agg->n_metrics;
+    const char **names = eddy_calloc(n + 1, sizeof *names);
+    if (!names)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < agg->n_group; i++)
+        names[i] = agg->group_names[i];
+    for (size_t i = 0; i < agg->n_metrics; i++)
+        names[agg->n_group + i] = agg->metrics[i].name;
+    struct eddy_expr_scope scope = {
+        .names = names, .n_names = n, .tables = ld->plan->tables, .n_tables = ld->plan->n_tables};
+    size_t at = eddy__cfg_push(c, key);
+    compile(ld, node, NULL, &scope, out);
+    eddy__cfg_pop(c, at);
+    eddy_free(names);
+    return c->err;
+}
+
+static eddy_err_t parse_status(struct loader *ld, yaml_node_t *node)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_serve_status *st = &plan->serve.status;
+    yaml_node_t *on, *requests, *errors, *latency;
+    size_t at = eddy__cfg_push(c, "status");
+    if (eddy__cfg_mapping(c, node, status_keys) || eddy__cfg_require(c, node, "on", &on) ||
+        eddy__cfg_require(c, node, "requests", &requests) ||
+        eddy__cfg_require(c, node, "errors", &errors) ||
+        eddy__cfg_require(c, node, "latency", &latency))
+        return c->err;
+    const char *agg_name;
+    size_t in = eddy__cfg_push(c, "on");
+    if (eddy__cfg_scalar(c, on, &agg_name))
+        return c->err;
+    size_t a;
+    for (a = 0; a < plan->n_aggregations && strcmp(plan->aggregations[a].name, agg_name); a++)
+        ;
+    if (a == plan->n_aggregations)
+        return eddy__cfg_fail(c, on, "unknown aggregation '%s'", agg_name);
+    const struct eddy_aggregation *agg = &plan->aggregations[a];
+    if (agg->window.kind != EDDY_WIN_TUMBLING)
+        return eddy__cfg_fail(c, on, "the status page needs a tumbling aggregation; '%s' is not",
+                              agg_name);
+    eddy__cfg_pop(c, in);
+    st->aggregation = a;
+    if (status_metric(ld, requests, "requests", agg, &st->requests) ||
+        status_metric(ld, errors, "errors", agg, &st->errors))
+        return c->err;
+    in = eddy__cfg_push(c, "latency");
+    if (latency->type != YAML_SEQUENCE_NODE ||
+        latency->data.sequence.items.top - latency->data.sequence.items.start != 3)
+        return eddy__cfg_fail(c, latency, "expected three metrics [p50, p95, p99]");
+    for (size_t i = 0; i < 3; i++) {
+        size_t ix = eddy__cfg_push_index(c, i);
+        const char *name;
+        yaml_node_t *item = eddy__cfg_node(c, latency->data.sequence.items.start[i]);
+        if (eddy__cfg_scalar(c, item, &name))
+            return c->err;
+        size_t m;
+        for (m = 0; m < agg->n_metrics && strcmp(agg->metrics[m].name, name); m++)
+            ;
+        if (m == agg->n_metrics)
+            return eddy__cfg_fail(c, item, "aggregation '%s' has no metric '%s'", agg->name,
+                                  name);
+        st->latency[i] = m;
+        eddy__cfg_pop(c, ix);
+    }
+    eddy__cfg_pop(c, in);
+    if (status_expr(ld, node, "budget", agg, &st->budget) ||
+        status_expr(ld, node, "latency_threshold", agg, &st->latency_threshold))
+        return c->err;
+    st->enabled = true;
+    eddy__cfg_pop(c, at);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_serve(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    plan->serve.retention_ms = 20 * 60000;
+    yaml_node_t *node = eddy__cfg_get(c, root, "serve"), *v;
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "serve");
+    if (eddy__cfg_mapping(c, node, serve_keys))
+        return c->err;
+    if ((v = eddy__cfg_get(c, node, "retention")) != NULL) {
+        size_t at = eddy__cfg_push(c, "retention");
+        if (eddy__cfg_duration(c, v, true, &plan->serve.retention_ms))
+            return c->err;
+        eddy__cfg_pop(c, at);
+    }
+    if ((v = eddy__cfg_get(c, node, "status")) != NULL && parse_status(ld, v))
+        return c->err;
     eddy__cfg_pop(c, old);
     return EDDY_OK;
 }
@@ -1215,7 +1584,7 @@ static eddy_err_t build_plan(struct loader *ld)
     if (parse_head(ld, root) || parse_source(ld, root) || parse_tables(ld, root) ||
         parse_derive(ld, root) || parse_source_key(ld, root) || parse_dedup(ld, root) ||
         parse_aggregations(ld, root) ||
-        parse_alerts(ld, root) || parse_kafka(ld, root))
+        parse_alerts(ld, root) || parse_kafka(ld, root) || parse_serve(ld, root))
         return c->err;
     mark_repartition(ld->plan);
     if (layout_accumulators(ld))

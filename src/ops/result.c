@@ -3,6 +3,8 @@
  */
 #include "ops/result.h"
 
+#include "codec/timestamp.h"
+
 #include <string.h>
 
 #include "core/time.h"
@@ -94,4 +96,19 @@ void eddy__alert_json(struct eddy_buf *buf, const struct eddy_alert *alert, bool
     eddy_buf_putc(buf, ',');
     metrics_json(buf, agg, row);
     eddy_buf_putc(buf, '}');
+}
+
+bool eddy__result_final_end(const char *json, size_t len, int64_t *end_ms)
+{
+    /* {"aggregation":...,"window":{"start":"...","end":"..."},"key":{...},"final":true */
+    static const char end_key[] = "\"end\":\"", final_key[] = "},\"final\":true";
+    const char *limit = json + len;
+    const char *e = memmem(json, len, end_key, sizeof end_key - 1);
+    if (!e)
+        return false;
+    e += sizeof end_key - 1;
+    const char *q = memchr(e, '"', (size_t)(limit - e));
+    if (!q || !eddy__ts_parse_rfc3339(e, (size_t)(q - e), end_ms))
+        return false;
+    return memmem(q, (size_t)(limit - q), final_key, sizeof final_key - 1) != NULL;
 }

@@ -30,4 +30,8 @@ void eddy__result_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
 void eddy__alert_json(struct eddy_buf *buf, const struct eddy_alert *alert, bool firing,
                       const struct eddy_aggregation *agg, const struct eddy_window_row *row);
 
+/* The window end of a result object written by eddy__result_json when the
+ * row is final; false for updates and anything else. */
+bool eddy__result_final_end(const char *json, size_t len, int64_t *end_ms);
+
 #endif

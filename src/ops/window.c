@@ -517,17 +517,7 @@ static eddy_err_t emit_row(struct eddy_window_store *ws, int64_t start, struct r
     const unsigned char *key = r->key;
     if (!eddy__group_key_decode(key, r->key_len, agg->n_group, ws->group))
         return EDDY_ESTATE;
-    for (size_t m = 0; m < agg->n_metrics; m++) {
-        const struct eddy_metric *metric = &agg->metrics[m];
-        const struct eddy_acc *acc = &r->accs[ws->metric_acc[m]];
-        if (metric->kind == EDDY_M_COUNT_IF) {
-            ws->metrics[m] = (struct eddy_value){.type = EDDY_V_INT,
-                                                 .as.i = (int64_t)acc->u.ratio.hits};
-            ws->errors[m] = 0;
-        } else {
-            eddy_acc_result(acc, metric->kind, metric->q, &ws->metrics[m], &ws->errors[m]);
-        }
-    }
+    eddy__window_metrics(agg, r->accs, ws->metrics, ws->errors);
     struct eddy_window_row row = {
         .window_start = start,
         .window_end = start + agg->window.size_ms,
@@ -1233,4 +1223,62 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
         *late = false;
     }
     return EDDY_OK;
+}
+
+/* ---- row values outside a store ---- */
+
+void eddy__window_metrics(const struct eddy_aggregation *agg, const struct eddy_acc *accs,
+                          struct eddy_value *metrics, double *errors)
+{
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        const struct eddy_metric *metric = &agg->metrics[m];
+        const struct eddy_acc *acc = &accs[agg->metric_acc[m]];
+        if (metric->kind == EDDY_M_COUNT_IF) {
+            metrics[m] = (struct eddy_value){.type = EDDY_V_INT,
+                                             .as.i = (int64_t)acc->u.ratio.hits};
+            errors[m] = 0;
+        } else {
+            eddy_acc_result(acc, metric->kind, metric->q, &metrics[m], &errors[m]);
+        }
+    }
+}
+
+eddy_err_t eddy__window_value_merge(const struct eddy_aggregation *agg, struct eddy_acc *accs,
+                                    const void *value, size_t value_len)
+{
+    const unsigned char *v = value;
+    if (value_len < 2 || v[1] != agg->n_accs)
+        return EDDY_EPARSE;
+    size_t pos = 2;
+    if (v[0] == EDDY_WINDOW_ROW_FORMAT_REVISED && value_len >= 6)
+        pos = 6;
+    else if (v[0] != EDDY_WINDOW_ROW_FORMAT)
+        return EDDY_EPARSE;
+    eddy_err_t err = EDDY_OK;
+    for (size_t a = 0; a < agg->n_accs && !err; a++) {
+        struct eddy_acc acc;
+        size_t used = 0;
+        eddy_acc_init(&acc);
+        err = eddy_acc_decode(&acc, agg->accs[a].kind, v + pos, value_len - pos, &used);
+        if (!err)
+            err = eddy_acc_merge(&accs[a], &acc, agg->accs[a].kind);
+        eddy_acc_release(&acc, agg->accs[a].kind);
+        pos += used;
+    }
+    if (!err && pos != value_len)
+        err = EDDY_EPARSE;
+    return err;
+}
+
+eddy_err_t eddy__window_value_encode(const struct eddy_aggregation *agg,
+                                     const struct eddy_acc *accs, struct eddy_buf *out)
+{
+    unsigned char header[2] = {EDDY_WINDOW_ROW_FORMAT, (unsigned char)agg->n_accs};
+    eddy_buf_append(out, header, 2);
+    for (size_t a = 0; a < agg->n_accs; a++) {
+        eddy_err_t err = eddy_acc_encode(&accs[a], agg->accs[a].kind, out);
+        if (err)
+            return err;
+    }
+    return eddy_buf_err(out);
 }

@@ -55,6 +55,7 @@
 #include "eddy/record.h"
 #include "eddy/topology.h"
 
+struct eddy_acc;
 struct eddy_window_store;
 
 /* A row handed to the emit callback; everything is borrowed for the call. */
@@ -219,6 +220,23 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
  * @errors (n_metrics each): what emit_empty and absent alerts report. */
 void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_value *metrics,
                                 double *errors);
+
+/*
+ * Row values outside a store (serving view, query merging). A row value is
+ * the persisted form above (either format byte; the revision is ignored).
+ * eddy__window_value_merge() decodes @value and merges its accumulators into
+ * @accs (agg->n_accs of them; EDDY_EPARSE for bytes not of @agg's layout,
+ * @accs then partly merged). eddy__window_value_encode() appends @accs as a
+ * format-1 row value. eddy__window_metrics() computes the metric results of
+ * @accs into @metrics and @errors (n_metrics each), exactly as emitted rows
+ * have them.
+ */
+eddy_err_t eddy__window_value_merge(const struct eddy_aggregation *agg, struct eddy_acc *accs,
+                                    const void *value, size_t value_len);
+eddy_err_t eddy__window_value_encode(const struct eddy_aggregation *agg,
+                                     const struct eddy_acc *accs, struct eddy_buf *out);
+void eddy__window_metrics(const struct eddy_aggregation *agg, const struct eddy_acc *accs,
+                          struct eddy_value *metrics, double *errors);
 
 /* Open windows, retained (closed, correctable) windows, rows of both (in
  * memory), and approximate heap bytes held: rows with malloc overhead and

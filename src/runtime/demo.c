@@ -28,6 +28,7 @@
 #include "core/time.h"
 #include "gen/gen.h"
 #include "runtime/engine.h"
+#include "serve/serve.h"
 
 struct producer {
     FILE *pipe;
@@ -190,10 +191,19 @@ eddy_err_t eddy__demo_run(const struct eddy_demo_opts *opts, volatile sig_atomic
     snprintf(input, sizeof input, "/dev/fd/%d", fds[0]);
     struct eddy_output out = {render, &view};
     struct eddy_task_stats stats;
-    eddy_err_t rc = eddy__engine_run_local(plan, input, &out, NULL, &stats);
+    struct eddy_serve *serve = NULL;
+    eddy_err_t rc = EDDY_OK;
+    if (opts->http) {
+        struct eddy_serve_opts so = {.listen = opts->http, .instance = "demo"};
+        if ((rc = eddy__serve_start(plan, &so, &serve)) == EDDY_OK)
+            printf("status page: http://%s/\n", eddy__serve_address(serve));
+    }
+    if (!rc)
+        rc = eddy__engine_run_local(plan, input, &out, NULL, &stats, serve);
     p.stop = 1;
     close(fds[0]); /* a writer still blocked on a full pipe gets EPIPE and ends */
     pthread_join(thread, NULL);
+    eddy__serve_stop(serve);
     eddy_plan_free(plan);
     return rc;
 }

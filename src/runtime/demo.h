@@ -12,6 +12,7 @@
 struct eddy_demo_opts {
     int seconds; /* stop after this many seconds; 0 = until *stop */
     double rate; /* generated events per wall-clock second */
+    const char *http; /* serve the status page and API here (NULL: no) */
 };
 
 eddy_err_t eddy__demo_run(const struct eddy_demo_opts *opts, volatile sig_atomic_t *stop);

@@ -9,6 +9,8 @@
 #include "codec/deadletter.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "ops/result.h"
+#include "serve/serve.h"
 #include "source/file.h"
 
 void eddy__stats_format(const struct eddy_task_stats *st, char *buf, size_t len)
@@ -32,10 +34,86 @@ void eddy__stats_format(const struct eddy_task_stats *st, char *buf, size_t len)
                           (unsigned long long)st->dead_letters[r]);
 }
 
+/* --http in local mode: the task's changed rows go to the view, alerts and
+ * freshness come through the output. */
+struct feed {
+    struct eddy_serve *serve;
+    struct eddy_view *view;
+    const struct eddy_output *out;
+    struct eddy_metrics_snapshot snap;
+    int64_t published_ns;
+};
+
+static eddy_err_t feed_put(void *ctx, const char *store, const void *key, size_t key_len,
+                           const void *value, size_t value_len)
+{
+    struct feed *f = ctx;
+    return eddy__view_stage_row(f->view, 0, store, key, key_len, value, value_len);
+}
+
+static eddy_err_t feed_final(void *ctx, const char *store, const void *key, size_t key_len,
+                             const void *value, size_t value_len)
+{
+    return feed_put(ctx, store, key, key_len, value, value_len);
+}
+
+static eddy_err_t feed_closed(void *ctx, const char *store, int64_t start)
+{
+    return EDDY_OK; /* the view keeps closed windows for its retention */
+}
+
+static eddy_err_t feed_output(void *ctx, enum eddy_out_kind kind, const char *topic,
+                              const char *key, size_t key_len, const char *value,
+                              size_t value_len)
+{
+    struct feed *f = ctx;
+    int64_t end;
+    if (kind == EDDY_OUT_ALERT) {
+        eddy_err_t err = eddy__view_stage_alert(f->view, 0, value, value_len);
+        if (err)
+            return err;
+    } else if (kind == EDDY_OUT_RESULT && eddy__result_final_end(value, value_len, &end)) {
+        int64_t now = eddy_now_ms();
+        eddy__hist_observe(&f->snap.freshness, now > end ? (double)(now - end) / 1e3 : 0.0);
+    }
+    return f->out->write(f->out->ctx, kind, topic, key, key_len, value, value_len);
+}
+
+static eddy_err_t feed_publish(struct feed *f, struct eddy_task *task, bool force)
+{
+    int64_t now = eddy_mono_ns();
+    if (!force && now - f->published_ns < 200000000LL)
+        return EDDY_OK;
+    f->published_ns = now;
+    struct eddy_task_changes changes = {feed_put, feed_closed, f};
+    eddy_err_t err = eddy__task_changes(task, &changes);
+    if (err)
+        return err;
+    eddy__view_publish(f->view, force);
+    struct eddy_metrics_snapshot *s = &f->snap;
+    s->totals = *eddy__task_stats(task);
+    s->n_partitions = 1;
+    s->assigned = 1;
+    s->lag[0] = -1;
+    s->state_bytes = eddy__task_memory(task);
+    memset(s->window_rows, 0, sizeof s->window_rows);
+    eddy__task_window_rows(task, s->window_rows, EDDY_METRICS_MAX_AGGS);
+    s->readiness = EDDY_READY;
+    s->heartbeat_ns = now;
+    eddy__metrics_publish(eddy__serve_metrics(f->serve), s, force);
+    return EDDY_OK;
+}
+
 eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *input,
                                   const struct eddy_output *out, volatile sig_atomic_t *stop,
-                                  struct eddy_task_stats *stats)
+                                  struct eddy_task_stats *stats, struct eddy_serve *serve)
 {
+    struct feed feed = {.serve = serve, .view = serve ? eddy__serve_view(serve) : NULL, .out = out};
+    struct eddy_output fed = {feed_output, &feed};
+    for (size_t p = 0; p < EDDY_METRICS_MAX_PARTITIONS; p++)
+        feed.snap.lag[p] = -1;
+    if (serve)
+        out = &fed;
     struct eddy_file_source *src = NULL;
     struct eddy_task *task = NULL;
     const char *topic = strcmp(input, "-") == 0 ? "stdin" : input;
@@ -45,7 +123,12 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
         goto out;
     if ((err = eddy__task_new(plan, topic, 0, out, &task)))
         goto out;
-    for (;;) {
+    if (serve) {
+        eddy__task_on_final(task, feed_final, &feed);
+        if ((err = feed_publish(&feed, task, true))) /* starts recording changes */
+            goto out;
+    }
+    for (uint64_t n = 1;; n++) {
         const char *line;
         size_t len;
         int64_t offset;
@@ -64,8 +147,12 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
                      (long long)offset, topic, eddy_err_message(err));
             goto out;
         }
+        if (serve && n % 4096 == 0 && (err = feed_publish(&feed, task, false)))
+            goto out;
     }
     err = eddy__task_flush(task);
+    if (!err && serve)
+        err = feed_publish(&feed, task, true);
 out:
     if (task) {
         *stats = *eddy__task_stats(task);

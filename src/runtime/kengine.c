@@ -42,7 +42,9 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "ops/result.h"
 #include "ops/window.h"
+#include "serve/serve.h"
 #include "sink/kafka.h"
 #include "sink/kafka_admin.h"
 #include "source/kafka.h"
@@ -111,6 +113,17 @@ struct eddy_kengine {
     /* counters */
     uint64_t records, commits, aborts;
     int64_t commit_ns_total, commit_ns_max;
+    /* --http (serve/serve.h): the view gets committed rows and alerts, the
+     * metrics a snapshot every 250 ms, the directory this instance's record */
+    struct eddy_serve *serve;
+    struct eddy_view *view;
+    struct eddy_metrics_snapshot snap;
+    struct eddy_task_stats closed_totals; /* of tasks closed since start */
+    int64_t *fresh_ends; /* window ends of final rows in the open transaction */
+    size_t n_fresh, cap_fresh;
+    int64_t published_ns, directory_ns;
+    bool directory_dirty;
+    char *directory_topic;
 };
 
 /* ---- outputs of a task: into the open transaction ---- */
@@ -124,6 +137,18 @@ static eddy_err_t task_output(void *ctx, enum eddy_out_kind kind, const char *to
     if (kind == EDDY_OUT_DEAD)
         return eddy__kproducer_send(e->producer, e->dlq_topic, kt->partition, NULL, 0, value,
                                     value_len);
+    if (e->view && kind == EDDY_OUT_ALERT) {
+        eddy_err_t err = eddy__view_stage_alert(e->view, kt->partition, value, value_len);
+        if (err)
+            return err;
+    }
+    int64_t end;
+    if (e->view && kind == EDDY_OUT_RESULT && eddy__result_final_end(value, value_len, &end)) {
+        if (!eddy_array_reserve(&e->fresh_ends, &e->cap_fresh, e->n_fresh + 1,
+                                sizeof *e->fresh_ends, 256))
+            return EDDY_ENOMEM;
+        e->fresh_ends[e->n_fresh++] = end;
+    }
     return eddy__kproducer_send(e->producer, topic, -1, key, key_len, value, value_len);
 }
 
@@ -153,7 +178,7 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
 static eddy_err_t create_topics(struct eddy_kengine *e)
 {
     const struct eddy_plan *plan = e->plan;
-    size_t n = 0, cap = e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 1;
+    size_t n = 0, cap = e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 2;
     struct eddy_topic_spec *specs = eddy_calloc(cap, sizeof *specs);
     if (!specs)
         return EDDY_ENOMEM;
@@ -180,6 +205,9 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
             specs[n++] = (struct eddy_topic_spec){plan->alerts[a].output_topic, e->n_partitions,
                                                   e->opts->replication, "delete", -1};
     }
+    if (e->directory_topic) /* serve.h: one partition, latest record per instance */
+        specs[n++] = (struct eddy_topic_spec){e->directory_topic, 1, e->opts->replication,
+                                              "compact", -1};
     eddy_err_t err = eddy__kafka_create_topics(&e->conf, specs, n);
     for (size_t k = 0; k < n; k++)
         e->topics[k] = specs[k].name;
@@ -193,6 +221,7 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
 struct restore_ctx {
     struct eddy_state_loader *loader;
     uint64_t records;
+    struct eddy_kengine *engine;
 };
 
 static eddy_err_t restore_record(void *ctx, const void *key, size_t klen, const void *value,
@@ -200,6 +229,15 @@ static eddy_err_t restore_record(void *ctx, const void *key, size_t klen, const 
 {
     struct restore_ctx *r = ctx;
     r->records++;
+    if (r->engine && r->engine->view) {
+        struct eddy_metrics_snapshot *snap = &r->engine->snap;
+        snap->restored++;
+        snap->restore_remaining -= snap->restore_remaining > 0;
+        if (r->records % 8192 == 0) {
+            snap->heartbeat_ns = eddy_mono_ns();
+            eddy__metrics_publish(eddy__serve_metrics(r->engine->serve), snap, false);
+        }
+    }
     return eddy__state_loader_add(r->loader, offset, key, klen, value, value ? vlen : 0);
 }
 
@@ -212,9 +250,14 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
     if (!err)
         err = eddy__store_checkpoint(*store, &from);
     for (int attempt = 0; !err && attempt < 2; attempt++) {
-        struct restore_ctx r = {0};
+        struct restore_ctx r = {.engine = e};
         if ((err = eddy__state_loader_new(*store, 0, &r.loader)))
             break;
+        int64_t low = 0, high = 0; /* for eddy_restore_remaining_records */
+        if (e->view && rd_kafka_query_watermark_offsets(eddy__kconsumer_handle(e->consumer),
+                                                        e->changelogs[s], partition, &low,
+                                                        &high, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            e->snap.restore_remaining += (uint64_t)(high - (from > low ? from : low));
         int64_t started = eddy_mono_ns();
         err = eddy__kreader_read(reader, e->changelogs[s], partition, from, restore_record, &r,
                                  &next);
@@ -249,6 +292,8 @@ struct load_ctx {
     eddy_err_t err;
     uint64_t rows;
     size_t budget; /* memory_limit: evict loaded rows while over it */
+    struct eddy_view *view;
+    int32_t partition;
 };
 
 #define FINGERPRINT_PREFIX "fingerprint:"
@@ -261,6 +306,8 @@ static int load_record(void *ctx, const void *k, size_t kl, const void *v, size_
         memcmp(k, FINGERPRINT_PREFIX, pl) == 0)
         return 0; /* the engine's, checked in check_fingerprints */
     l->err = eddy__task_load(l->task, l->store, k, kl, v, vl);
+    if (!l->err && l->view) /* queries see restored windows at once */
+        l->err = eddy__view_stage_row(l->view, l->partition, l->store, k, kl, v, vl);
     l->rows++;
     /* loaded rows are persisted (clean): a restore stays within the budget */
     if (l->budget && l->rows % 4096 == 0 && eddy__task_memory(l->task) > l->budget)
@@ -328,6 +375,15 @@ static eddy_err_t task_backing(struct eddy_kengine *e, struct ktask *kt)
     return EDDY_OK;
 }
 
+/* --http: final rows go to the view (published with the commit) */
+static eddy_err_t stage_final(void *ctx, const char *store, const void *key, size_t key_len,
+                              const void *value, size_t value_len)
+{
+    struct ktask *kt = ctx;
+    return eddy__view_stage_row(kt->engine->view, kt->partition, store, key, key_len, value,
+                                value_len);
+}
+
 /* (Re)builds the in-memory task of @kt from RocksDB. */
 static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
 {
@@ -338,10 +394,13 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
                                     &kt->task);
     if (!err)
         err = eddy__task_enable_repartition(kt->task, (size_t)e->n_partitions);
+    if (!err && e->view)
+        eddy__task_on_final(kt->task, stage_final, kt);
     if (!err)
         err = task_backing(e, kt);
     for (size_t s = 0; !err && s < e->n_stores; s++) {
-        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0, e->state_budget};
+        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0, e->state_budget,
+                             e->view, kt->partition};
         err = eddy__store_scan(kt->stores[s], NULL, 0, NULL, 0, load_record, &l);
         if (!err && l.err) {
             eddy_log(EDDY_LOG_ERROR, "restore", "cannot load store '%s' of partition %d: %s "
@@ -527,10 +586,29 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     return EDDY_OK;
 }
 
+static void add_stats(struct eddy_task_stats *sum, const struct eddy_task_stats *st)
+{
+    sum->records_in += st->records_in;
+    sum->records_ok += st->records_ok;
+    sum->duplicates += st->duplicates;
+    sum->results_out += st->results_out;
+    sum->revisions_out += st->revisions_out;
+    sum->updates_out += st->updates_out;
+    sum->alerts_out += st->alerts_out;
+    for (int r = 0; r < EDDY_DL__COUNT; r++)
+        sum->dead_letters[r] += st->dead_letters[r];
+}
+
 static void task_close(struct ktask *kt)
 {
     if (!kt->active)
         return;
+    struct eddy_kengine *e = kt->engine;
+    add_stats(&e->closed_totals, eddy__task_stats(kt->task));
+    if (e->view) {
+        eddy__view_drop_partition(e->view, kt->partition);
+        e->directory_dirty = true;
+    }
     eddy__task_free(kt->task);
     kt->task = NULL;
     kt->active = false;
@@ -562,6 +640,12 @@ static eddy_err_t change_put(void *ctx, const char *store, const void *key, size
         eddy__state_batch_put(e->batch, c->kt->stores[s], key, key_len, value, value_len);
     else
         eddy__state_batch_delete(e->batch, c->kt->stores[s], key, key_len);
+    if (e->view) {
+        eddy_err_t err = eddy__view_stage_row(e->view, c->kt->partition, store, key, key_len,
+                                              value, value_len);
+        if (err)
+            return err;
+    }
     return eddy__kproducer_send(e->producer, e->changelogs[s], c->kt->partition, key, key_len,
                                 value, value_len);
 }
@@ -631,6 +715,10 @@ static eddy_err_t begin(struct eddy_kengine *e)
 static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
 {
     e->aborts++;
+    if (e->view) { /* nothing of the aborted transaction is served */
+        eddy__view_discard(e->view);
+        e->n_fresh = 0;
+    }
     if (cause == EDDY_EKAFKA_FATAL) {
         eddy_log(EDDY_LOG_WARN, "commit", "producer is unusable; making a new one");
         eddy__kproducer_free(e->producer);
@@ -718,6 +806,72 @@ static void clear_pending(struct eddy_kengine *e)
     e->n_pending_puts = 0;
 }
 
+/* This instance's record in the directory (serve/serve.h). */
+static eddy_err_t send_directory(struct eddy_kengine *e)
+{
+    struct eddy_buf v;
+    eddy_buf_init(&v);
+    eddy_buf_puts(&v, "{\"instance\":");
+    eddy_buf_json_str(&v, e->opts->instance, strlen(e->opts->instance));
+    eddy_buf_puts(&v, ",\"http\":");
+    const char *addr = eddy__serve_address(e->serve);
+    eddy_buf_json_str(&v, addr, strlen(addr));
+    eddy_buf_puts(&v, ",\"partitions\":[");
+    bool first = true;
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active) {
+            eddy_buf_printf(&v, first ? "%d" : ",%d", p);
+            first = false;
+        }
+    eddy_buf_printf(&v, "],\"ts\":%lld}", (long long)eddy_now_ms());
+    eddy_err_t err = eddy_buf_err(&v);
+    if (!err)
+        err = eddy__kproducer_send(e->producer, e->directory_topic, 0, e->opts->instance,
+                                   strlen(e->opts->instance), v.data, v.len);
+    eddy_buf_release(&v);
+    if (!err) {
+        e->directory_dirty = false;
+        e->directory_ns = eddy_mono_ns();
+    }
+    return err;
+}
+
+/* The metrics snapshot, every 250 ms of the poll loop (and at once with @now). */
+static void publish_metrics(struct eddy_kengine *e, bool now)
+{
+    int64_t t = eddy_mono_ns();
+    if (!e->view || (!now && t - e->published_ns < 250000000LL))
+        return;
+    e->published_ns = t;
+    struct eddy_metrics_snapshot *s = &e->snap;
+    s->totals = e->closed_totals;
+    s->commits = e->commits;
+    s->aborts = e->aborts;
+    s->n_partitions = e->n_partitions;
+    s->assigned = 0;
+    s->state_bytes = 0;
+    memset(s->window_rows, 0, sizeof s->window_rows);
+    rd_kafka_t *rk = e->consumer ? eddy__kconsumer_handle(e->consumer) : NULL;
+    for (int p = 0; p < e->n_partitions && p < EDDY_METRICS_MAX_PARTITIONS; p++) {
+        struct ktask *kt = &e->tasks[p];
+        s->lag[p] = -1;
+        if (!kt->active)
+            continue;
+        s->assigned++;
+        add_stats(&s->totals, eddy__task_stats(kt->task));
+        s->state_bytes += eddy__task_memory(kt->task);
+        eddy__task_window_rows(kt->task, s->window_rows, EDDY_METRICS_MAX_AGGS);
+        int64_t low, high;
+        if (rk && rd_kafka_get_watermark_offsets(rk, e->plan->source.topic, p, &low, &high) ==
+                      RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
+            int64_t pos = kt->next_offset >= 0 ? kt->next_offset : low;
+            s->lag[p] = high > pos ? high - pos : 0;
+        }
+    }
+    s->heartbeat_ns = t;
+    eddy__metrics_publish(eddy__serve_metrics(e->serve), s, false);
+}
+
 static eddy_err_t commit(struct eddy_kengine *e)
 {
     int64_t started = eddy_mono_ns();
@@ -740,6 +894,9 @@ static eddy_err_t commit(struct eddy_kengine *e)
             err = change_put(&c, EDDY_TASK_META_STORE, p->key, strlen(p->key), p->value,
                              strlen(p->value));
     }
+    if (!err && e->directory_topic &&
+        (e->directory_dirty || eddy_mono_ns() - e->directory_ns >= 10000000000LL))
+        err = send_directory(e);
     rd_kafka_topic_partition_list_t *offsets = positions(e);
     if (!err)
         err = eddy__kproducer_commit(e->producer, eddy__kconsumer_handle(e->consumer), offsets);
@@ -766,6 +923,16 @@ static eddy_err_t commit(struct eddy_kengine *e)
     e->commit_ns_total += took;
     if (took > e->commit_ns_max)
         e->commit_ns_max = took;
+    if (e->view) {
+        eddy__view_publish(e->view, false); /* busy: with the next commit */
+        eddy__hist_observe(&e->snap.commit, (double)took / 1e9);
+        int64_t now = eddy_now_ms();
+        for (size_t i = 0; i < e->n_fresh; i++)
+            eddy__hist_observe(&e->snap.freshness,
+                               now > e->fresh_ends[i] ? (double)(now - e->fresh_ends[i]) / 1e3
+                                                      : 0.0);
+        e->n_fresh = 0;
+    }
     return begin(e);
 }
 
@@ -774,6 +941,8 @@ static eddy_err_t commit(struct eddy_kengine *e)
 static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *parts)
 {
     struct eddy_kengine *e = ctx;
+    e->snap.readiness = EDDY_RESTORING;
+    publish_metrics(e, true);
     for (int i = 0; i < parts->cnt; i++) {
         eddy_log(EDDY_LOG_INFO, "rebalance", "assigned %s[%d]", parts->elems[i].topic,
                  parts->elems[i].partition);
@@ -781,6 +950,12 @@ static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *pa
         if (err)
             return e->pending = err;
     }
+    e->snap.readiness = EDDY_READY;
+    e->snap.restore_remaining = 0;
+    e->directory_dirty = true;
+    if (e->view)
+        eddy__view_publish(e->view, true); /* the restored windows */
+    publish_metrics(e, true);
     return EDDY_OK;
 }
 
@@ -814,6 +989,11 @@ static eddy_err_t setup(struct eddy_kengine *e)
     const struct eddy_plan *plan = e->plan;
     const struct eddy_kengine_opts *o = e->opts;
     e->exactly_once = plan->processing != EDDY_AT_LEAST_ONCE;
+    if ((e->serve = o->serve) != NULL) {
+        e->view = eddy__serve_view(e->serve);
+        if (!(e->directory_topic = eddy__serve_directory_topic(plan)))
+            return EDDY_ENOMEM;
+    }
     e->props = eddy_calloc(plan->n_kafka + o->n_props + 3, sizeof *e->props);
     if (!e->props)
         return EDDY_ENOMEM;
@@ -864,7 +1044,7 @@ static eddy_err_t setup(struct eddy_kengine *e)
     e->dlq_topic = topic_name(plan->name, "dlq", "");
     e->txn_id = topic_name(plan->name, o->instance, "");
     e->repart_topics = eddy_calloc(plan->n_aggregations + 1, sizeof *e->repart_topics);
-    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 1,
+    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 2,
                             sizeof *e->topics);
     if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id ||
         !e->repart_topics || !e->topics)
@@ -942,6 +1122,8 @@ static void teardown(struct eddy_kengine *e)
     eddy_free(e->dlq_topic);
     eddy_free(e->txn_id);
     eddy_free(e->props);
+    eddy_free(e->fresh_ends);
+    eddy_free(e->directory_topic);
 }
 
 /* Whether a task has yet to report its stream time to the repartition
@@ -996,20 +1178,9 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
         return;
     double secs = (double)(now - *last_log) / 1e9;
     struct eddy_task_stats sum = {0};
-    for (int p = 0; p < e->n_partitions; p++) {
-        if (!e->tasks[p].active)
-            continue;
-        const struct eddy_task_stats *st = eddy__task_stats(e->tasks[p].task);
-        sum.records_in += st->records_in;
-        sum.records_ok += st->records_ok;
-        sum.duplicates += st->duplicates;
-        sum.results_out += st->results_out;
-        sum.revisions_out += st->revisions_out;
-        sum.updates_out += st->updates_out;
-        sum.alerts_out += st->alerts_out;
-        for (int r = 0; r < EDDY_DL__COUNT; r++)
-            sum.dead_letters[r] += st->dead_letters[r];
-    }
+    for (int p = 0; p < e->n_partitions; p++)
+        if (e->tasks[p].active)
+            add_stats(&sum, eddy__task_stats(e->tasks[p].task));
     char counts[512];
     eddy__stats_format(&sum, counts, sizeof counts);
     eddy_log(EDDY_LOG_INFO, "engine", "%.0f records/s, %llu commits (avg %.1f ms, max %.1f ms), "
@@ -1162,6 +1333,7 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         if (!err && e.state_budget)
             err = enforce_budget(&e, committed, interval_ns);
         log_progress(&e, &last_log, &last_records);
+        publish_metrics(&e, false);
     }
     e.failed = err != EDDY_OK;
     if (err)

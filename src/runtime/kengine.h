@@ -23,6 +23,9 @@ struct eddy_kengine_opts {
     int replication;            /* of created topics; -1: min(3, brokers) */
     const char *const *reset_stores; /* --reset-store: stores to rebuild if incompatible */
     size_t n_reset_stores;
+    /* --http: the serving view, metrics and instance directory to feed
+     * (serve/serve.h); NULL without --http */
+    struct eddy_serve *serve;
 };
 
 /* Runs until *stop becomes non-zero, then commits, leaves the group and

@@ -58,6 +58,8 @@ struct eddy_task {
     uint64_t records_timed, idle_seen;
     int64_t idle_wall, idle_stream_time;
     struct eddy_buf value, key; /* output formatting */
+    eddy_task_final_fn final_fn; /* eddy__task_on_final */
+    void *final_ctx;
     struct eddy_task_stats stats;
 };
 
@@ -151,12 +153,18 @@ static eddy_err_t dead_letter(struct eddy_task *t, enum eddy_dl_reason reason,
 
 static eddy_err_t emit_alert(void *ctx, const struct eddy_alert *alert, bool firing,
                              const struct eddy_aggregation *agg,
-                             const struct eddy_window_row *row)
+                             const struct eddy_window_row *row,
+                             const struct eddy_alert_burn *burn)
 {
     struct eddy_task *t = ctx;
     eddy_buf_reset(&t->value);
     eddy_buf_reset(&t->key);
     eddy__alert_json(&t->value, alert, firing, agg, row);
+    if (burn && !t->value.oom) { /* reopen the object for the burn-rate fields */
+        t->value.len--;
+        eddy__alert_burn_json(&t->value, alert, burn);
+        eddy_buf_putc(&t->value, '}');
+    }
     eddy__result_key_json(&t->key, agg, row);
     eddy_err_t err = eddy_buf_err(&t->value) ? EDDY_ENOMEM : eddy_buf_err(&t->key);
     if (err)
@@ -188,6 +196,10 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
     err = t->out.write(t->out.ctx, EDDY_OUT_RESULT, agg->output_topic, t->key.data, t->key.len,
                        t->value.data, t->value.len);
     if (err || !row->final)
+        return err;
+    if (t->final_fn && row->state_key && !row->revision &&
+        (err = t->final_fn(t->final_ctx, agg->name, row->state_key, row->state_key_len,
+                           row->state_value, row->state_value_len)))
         return err;
     size_t a = (size_t)(agg - t->plan->aggregations);
     /* revisions do not go into rollups (their windows may be closed), and
@@ -691,4 +703,23 @@ eddy_err_t eddy__task_merge(struct eddy_task *t, size_t a, const void *key, size
             return err;
     }
     return EDDY_OK;
+}
+
+void eddy__task_window_rows(const struct eddy_task *task, uint64_t *rows, size_t max)
+{
+    for (size_t a = 0; a < task->plan->n_aggregations && a < max; a++) {
+        if (task->stores[a])
+            rows[a] += eddy__window_rows(task->stores[a]);
+        if (task->combine && task->combine[a])
+            rows[a] += eddy__window_rows(task->combine[a]);
+    }
+}
+
+void eddy__task_on_final(struct eddy_task *task, eddy_task_final_fn fn, void *ctx)
+{
+    task->final_fn = fn;
+    task->final_ctx = ctx;
+    for (size_t a = 0; a < task->plan->n_aggregations; a++)
+        if (task->stores[a])
+            eddy__window_export(task->stores[a]);
 }

@@ -150,6 +150,18 @@ eddy_err_t eddy__task_backing(struct eddy_task *task, const char *store,
 size_t eddy__task_evict(struct eddy_task *task);
 size_t eddy__task_memory(const struct eddy_task *task);
 
+/* Calls @fn for every final row (first emissions, not revisions) the task
+ * emits from now on, with the aggregation's name (its store) and the row in
+ * its persisted form (ops/window.h): what a serving view keeps of windows
+ * that open and close between two eddy__task_changes() calls. */
+typedef eddy_err_t (*eddy_task_final_fn)(void *ctx, const char *store, const void *key,
+                                         size_t key_len, const void *value, size_t value_len);
+void eddy__task_on_final(struct eddy_task *task, eddy_task_final_fn fn, void *ctx);
+
+/* Adds the in-memory window rows of each aggregation (emitting and
+ * combining stores) to @rows[aggregation index], for the first @max. */
+void eddy__task_window_rows(const struct eddy_task *task, uint64_t *rows, size_t max);
+
 int64_t eddy__task_stream_time(const struct eddy_task *task);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
 

@@ -353,8 +353,8 @@ static void reader_progress(struct reader *r, int64_t now, bool done)
     double secs = (double)(now - r->t0_ms) / 1000.0;
     double rate = secs > 0 ? (double)r->records / secs : 0;
     double offsets_rate = secs > 0 ? (double)(r->offset - r->start) / secs : 0;
-    if (done) {
-        eddy_log(EDDY_LOG_INFO, SUBSYS,
+    if (done) { /* small reads (the instance directory polls) at DEBUG */
+        eddy_log(r->records >= 1000 || secs >= 1 ? EDDY_LOG_INFO : EDDY_LOG_DEBUG, SUBSYS,
                  "read %s[%d]: %" PRId64
                  " records in %.1f s (%.0f records/s), next offset %" PRId64,
                  r->topic, (int)r->partition, r->records, secs, rate, r->offset);

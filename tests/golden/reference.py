@@ -12,7 +12,10 @@ output files:
     quantile within 1% of the exact lower-rank value; distinct exact up to
     256 values, else within 4%; each sketch's "<metric>_error" bound;
   - the alerts: the firing/resolved sequence per (alert, key) that the
-    alert conditions give on eddy's own final rows.
+    alert conditions give on eddy's own final rows; for burn_rate alerts
+    (multiwindow, multi-burn-rate, Google SRE workbook) also the severity,
+    the budget and every burn rate (to 1e-9 relative), recomputed from the
+    (bad, total) of each key's windows, missing windows counting zero.
 Supports the subset of the topology language the shipped topologies use.
 Usage: reference.py TOPOLOGY INPUT RESULTS DEAD_LETTERS
 """
@@ -179,6 +182,77 @@ def close_enough(kind, expected, got):
     return abs(got - expected) <= 1e-9 * max(1.0, abs(expected))
 
 
+DEFAULT_BURN_WINDOWS = [{"long": "1h", "short": "5m", "factor": 14.4, "severity": "page"},
+                        {"long": "6h", "short": "30m", "factor": 6, "severity": "ticket"}]
+
+
+def duration_name(ms):
+    """eddy's duration text: 5m, 1h, 1h30m, 250ms."""
+    parts = []
+    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1)):
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(parts) or "0s"
+
+
+class BurnRate:
+    """One burn_rate alert: per key, (bad, total) by window start."""
+
+    def __init__(self, spec, size):
+        self.total, self.bad = spec["total"], spec["bad"]
+        self.budget = str(spec["budget"])
+        self.size = size
+        self.pairs = [(duration(w["long"]), duration(w["short"]), float(w["factor"]), str(w["severity"]))
+                      for w in spec.get("windows") or DEFAULT_BURN_WINDOWS]
+        self.spans = []  # report order: each pair's short, then long
+        for long_ms, short_ms, _, _ in self.pairs:
+            for span in (short_ms, long_ms):
+                if span not in self.spans:
+                    self.spans.append(span)
+        self.windows, self.newest, self.firing = {}, {}, {}
+
+    def on_row(self, doc, tables):
+        """The (state, severity, budget, rates) transition the row causes, or None."""
+        key, start = json.dumps(doc["key"]), rfc3339_ms(doc["window"]["start"])
+        if start < self.newest.get(key, start):
+            return None  # an older window (late corrections)
+        self.newest[key] = start
+        counts = self.windows.setdefault(key, {})
+        metrics = doc["metrics"]
+        counts[start] = (metrics[self.bad] or 0, metrics[self.total] or 0)
+        budget = evaluate(self.budget, dict(doc["key"], **metrics), tables)
+        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not budget > 0:
+            budget = None
+        rates = {}
+        for span in self.spans:
+            bad = total = 0.0
+            for j in range(span // self.size):  # newest first
+                b, t = counts.get(start - j * self.size, (0, 0))
+                bad, total = bad + b, total + t
+            rates[duration_name(span)] = None if budget is None else bad / total / budget if total > 0 else 0
+        holding = [severity for long_ms, short_ms, factor, severity in self.pairs
+                   if budget is not None and rates[duration_name(long_ms)] >= factor
+                   and rates[duration_name(short_ms)] >= factor]
+        if holding and key not in self.firing:
+            self.firing[key] = holding[0]
+            return "firing", holding[0], budget, rates
+        if not holding and key in self.firing:
+            return "resolved", self.firing.pop(key), budget, rates
+        return None
+
+
+def same_burn(expected, got):
+    """(severity, budget, rates) equal, numbers to 1e-9 relative."""
+    def close(a, b):
+        if a is None or b is None:
+            return a is b
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    (es, eb, er), (gs, gb, gr) = expected, got
+    return (es == gs and close(eb, gb) and list(er) == list(gr)
+            and all(close(er[k], gr[k]) for k in er))
+
+
 def main(topology_path, input_path, results_path, dead_path):
     topo = yaml.safe_load(open(topology_path))
     base = topology_path.rsplit("/", 1)[0]
@@ -282,16 +356,25 @@ def main(topology_path, input_path, results_path, dead_path):
         print(f"reference: unexpected result {extra}")
         failures += 1
 
-    firing, expected_alerts = set(), []
-    by_agg = {}
+    firing, expected_alerts, expected_burns = set(), [], []
+    by_agg, burns = {}, {}
+    sizes = {name: size for name, _, size, _, _, _ in aggs}
     for alert in topo.get("alerts") or []:
         on = alert["on"] if "on" in alert else alert[True]  # YAML 1.1 reads `on` as true
         by_agg.setdefault(on, []).append(alert)
+        if "burn_rate" in alert:
+            burns[alert["name"]] = BurnRate(alert["burn_rate"], sizes[on])
     for line in open(results_path):
         doc = json.loads(line)
         if "alert" in doc or not doc["final"]:
             continue
         for alert in by_agg.get(doc["aggregation"], []):
+            if alert["name"] in burns:
+                change = burns[alert["name"]].on_row(doc, tables)
+                if change:
+                    expected_alerts.append((alert["name"], change[0], doc["window"]["start"], json.dumps(doc["key"])))
+                    expected_burns.append(change[1:])
+                continue
             scope = dict(doc["key"], **doc["metrics"])
             cond = evaluate(str(alert["when"]), scope, tables) is True
             ident = (alert["name"], json.dumps(doc["key"]))
@@ -301,6 +384,10 @@ def main(topology_path, input_path, results_path, dead_path):
     got_alerts = [(a["alert"], a["state"], a["window"]["start"], json.dumps(a["key"])) for a in alerts]
     if got_alerts != expected_alerts:
         print(f"reference: alerts differ: expected {expected_alerts[:5]}..., eddy says {got_alerts[:5]}...")
+        failures += 1
+    got_burns = [(a["severity"], a["budget"], a["burn_rates"]) for a in alerts if a["alert"] in burns]
+    if len(got_burns) != len(expected_burns) or not all(map(same_burn, expected_burns, got_burns)):
+        print(f"reference: burn-rate alerts differ: expected {expected_burns[:3]}..., eddy says {got_burns[:3]}...")
         failures += 1
 
     print(f"reference: {checked} metric values, {len(dead)} dead letters, {len(expected_alerts)} alerts checked; {failures} differences")

@@ -2,7 +2,8 @@
 # Golden tests: each directory tests/golden/<case>/ holds
 #   topology        one line: the topology path, relative to the project root
 #   input.*         the checked-in input (plain, .gz or .lz4)
-#   expected.jsonl  the exact expected results and alerts
+#   expected.jsonl.gz  the exact expected results and alerts (gzip -9n: they
+#                   are large and compress ~10x)
 #   expected.dlq.jsonl  the exact expected dead letters
 # Runs eddy over the input and compares both outputs byte for byte, then checks
 # them against tests/golden/reference.py, an independent Python implementation
@@ -28,11 +29,12 @@ for dir in "$root"/tests/golden/*/; do
     failed=$((failed + 1)); continue
   fi
   if [ "$update" = "--update" ]; then
-    cp "$tmp/$name.out" "$dir/expected.jsonl"; cp "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"
+    gzip -9n <"$tmp/$name.out" >"$dir/expected.jsonl.gz"; cp "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"
     echo "golden $name: updated"; continue
   fi
-  if cmp -s "$tmp/$name.out" "$dir/expected.jsonl" && cmp -s "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"; then
-    echo "golden $name: ok ($(wc -l < "$dir/expected.jsonl") results, $(wc -l < "$dir/expected.dlq.jsonl") dead letters)"
+  gzip -dc "$dir/expected.jsonl.gz" >"$tmp/$name.expected"
+  if cmp -s "$tmp/$name.out" "$tmp/$name.expected" && cmp -s "$tmp/$name.dlq" "$dir/expected.dlq.jsonl"; then
+    echo "golden $name: ok ($(wc -l < "$tmp/$name.expected") results, $(wc -l < "$dir/expected.dlq.jsonl") dead letters)"
     # the expectation itself is checked against an independent reference
     if /usr/bin/python3 "$root/tests/golden/reference.py" "$topology" "$dir/$input" "$tmp/$name.out" "$tmp/$name.dlq"; then
       passed=$((passed + 1))
@@ -42,7 +44,7 @@ for dir in "$root"/tests/golden/*/; do
     fi
   else
     echo "golden $name: FAILED"
-    diff <(cat "$dir/expected.jsonl") "$tmp/$name.out" | head -20
+    diff "$tmp/$name.expected" "$tmp/$name.out" | head -20
     diff <(cat "$dir/expected.dlq.jsonl") "$tmp/$name.dlq" | head -20
     failed=$((failed + 1))
   fi

@@ -480,7 +480,7 @@ Test(config, alert_errors)
     expect_error("t.yaml", HEAD AGG "alerts:\n  - {name: x, on: a, when: code > 1}\n", EDDY_ECONFIG,
                  "t.yaml:14: alerts[0].when: unknown name 'code' at column 1");
     expect_error("t.yaml", HEAD AGG "alerts:\n  - {name: x, on: a}\n", EDDY_ECONFIG,
-                 "t.yaml:14: alerts[0].when: missing required key");
+                 "t.yaml:14: alerts[0].when: missing required key (or burn_rate)");
 }
 
 Test(config, table_reference_needs_its_key_in_scope)

@@ -107,7 +107,7 @@ Test(engine, hostile_input_is_dead_lettered_and_good_records_all_count, .timeout
     struct counts c = {0};
     struct eddy_output out = {collect, &c};
     struct eddy_task_stats stats;
-    cr_assert_eq(eddy__engine_run_local(plan, path, &out, NULL, &stats), EDDY_OK);
+    cr_assert_eq(eddy__engine_run_local(plan, path, &out, NULL, &stats, NULL), EDDY_OK);
     unlink(path);
     eddy_plan_free(plan);
 
