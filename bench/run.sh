@@ -18,3 +18,5 @@ echo "-- exactly once vs at least once, one instance over a backlog (bench/eos_t
 "$root/bench/eos_throughput.sh" "$build" 500000
 echo "-- a hot tenant through the repartition topic (bench/skew.sh)"
 "$root/bench/skew.sh" "$build" 300000
+echo "== interactive queries on a busy topology (bench/query_latency.sh)"
+"$root/bench/query_latency.sh" "$build" 30 50000

@@ -51,8 +51,8 @@ struct firing_set {
 struct eddy_alert_state {
     const struct eddy_plan *plan;
     struct firing_set *sets;  /* one per alert */
-    struct firing_set *watch; /* one per alert; used by absent(N) alerts */
-    int64_t *checked;         /* absent(N): start of the last closed window scanned */
+    struct firing_set *watch; /* one per alert; used by absent(N) and burn_rate alerts */
+    int64_t *checked;         /* absent(N), burn_rate: start of the last closed window scanned */
     struct firing_key **due;  /* absent(N): scratch of keys to fire, sorted */
     size_t due_cap;
     double *errors;           /* metric errors of an absent row */
@@ -334,7 +334,6 @@ static eddy_err_t absent_scan(struct eddy_alert_state *st, size_t i, int64_t str
     return err;
 }
 
-
 /* ---- burn_rate alerts ---- */
 
 static struct firing_key *set_find(const struct firing_set *set, uint64_t hash, const void *key,
@@ -344,6 +343,11 @@ static struct firing_key *set_find(const struct firing_set *set, uint64_t hash, 
         return NULL;
     struct firing_key *k = &set->slots[probe(set, hash, key, len)];
     return k->bytes ? k : NULL;
+}
+
+static size_t ring_bytes(int64_t n)
+{
+    return sizeof(struct burn_ring) + 2 * (size_t)n * sizeof(double);
 }
 
 /* The slot of window @start in a ring of @n windows of @size. */
@@ -372,7 +376,7 @@ static struct burn_ring *burn_ring_for(struct eddy_alert_state *st, size_t i,
     struct firing_key *k = set_find(&st->watch[i], hash, row->key, row->key_len);
     *err = EDDY_OK;
     if (!k) {
-        struct burn_ring *ring = eddy_calloc(1, sizeof *ring + 2 * (size_t)br->ring * sizeof(double));
+        struct burn_ring *ring = eddy_calloc(1, ring_bytes(br->ring));
         if (!ring || (*err = set_add(&st->watch[i], hash, row->key, row->key_len, 0))) {
             eddy_free(ring);
             *err = EDDY_ENOMEM;
@@ -491,7 +495,6 @@ static eddy_err_t burn_expire(struct eddy_alert_state *st, size_t i, int64_t str
     return EDDY_OK;
 }
 
-/* Appends the state value of @ring (format in alert.h) to @out. */
 static void put_varint(struct eddy_buf *out, uint64_t v)
 {
     unsigned char b[10];
@@ -518,6 +521,7 @@ static bool is_whole(double v)
     return v >= 0 && v <= 9007199254740992.0 && !signbit(v) && v == (double)(uint64_t)v;
 }
 
+/* Appends the state value of @ring, @n windows of @size (format in alert.h). */
 static void burn_encode(struct eddy_buf *out, const struct burn_ring *ring, int64_t size,
                         int64_t n)
 {
@@ -597,7 +601,7 @@ static struct burn_ring *burn_decode(const unsigned char *value, size_t len, int
         ring_len = (ring_len << 8) | value[10 + k];
     if (ring_len != (uint64_t)n)
         return NULL;
-    struct burn_ring *ring = eddy_calloc(1, sizeof *ring + 2 * (size_t)n * sizeof(double));
+    struct burn_ring *ring = eddy_calloc(1, ring_bytes(n));
     if (!ring) {
         *err = EDDY_ENOMEM;
         return NULL;
@@ -761,6 +765,25 @@ static eddy_err_t burn_change(struct eddy_alert_state *st, const char *key, size
     burn_encode(&st->encoded, k->ring, size, alert->burn->ring);
     eddy_err_t err = eddy_buf_err(&st->encoded);
     return err ? err : fn(ctx, key, len, st->encoded.data, st->encoded.len);
+}
+
+static size_t set_memory(const struct firing_set *set, int64_t ring)
+{
+    size_t bytes = set->cap * sizeof *set->slots;
+    for (size_t k = 0; k < set->cap; k++)
+        if (set->slots[k].bytes)
+            bytes += set->slots[k].len + (set->slots[k].ring ? ring_bytes(ring) : 0);
+    return bytes;
+}
+
+size_t eddy__alert_memory(const struct eddy_alert_state *st)
+{
+    size_t bytes = st->journal.cap + st->encoded.cap;
+    for (size_t i = 0; i < st->plan->n_alerts; i++) {
+        const struct eddy_burn_rate *br = st->plan->alerts[i].burn;
+        bytes += set_memory(&st->sets[i], 0) + set_memory(&st->watch[i], br ? br->ring : 0);
+    }
+    return bytes;
 }
 
 eddy_err_t eddy__alert_changes(struct eddy_alert_state *st,

@@ -126,5 +126,8 @@ eddy_err_t eddy__alert_load(struct eddy_alert_state *st, const void *key, size_t
  * or with a burn_rate ring. */
 size_t eddy__alert_firing(const struct eddy_alert_state *st);
 size_t eddy__alert_watched(const struct eddy_alert_state *st);
+/* Estimated heap bytes of the alert state: tables, key copies, burn-rate
+ * rings (16 bytes per window per key) and the journal. */
+size_t eddy__alert_memory(const struct eddy_alert_state *st);
 
 #endif

@@ -438,6 +438,8 @@ size_t eddy__task_memory(const struct eddy_task *t)
     }
     if (t->dedup)
         bytes += eddy__dedup_size(t->dedup) * EDDY_TASK_DEDUP_ID_BYTES;
+    if (t->alerts)
+        bytes += eddy__alert_memory(t->alerts);
     return bytes;
 }
 

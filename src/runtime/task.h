@@ -141,7 +141,7 @@ eddy_err_t eddy__task_tick(struct eddy_task *task, int64_t now_ms);
  * freed. eddy__task_memory() estimates the heap bytes the task holds: window
  * rows (sketches included) and tables of emitting and combining stores,
  * dedup ids (EDDY_TASK_DEDUP_ID_BYTES each: table slot at most half full
- * plus journal), output and decoding buffers.
+ * plus journal), alert state (burn-rate rings), output and decoding buffers.
  */
 struct eddy_window_backing;
 #define EDDY_TASK_DEDUP_ID_BYTES 48

@@ -122,6 +122,8 @@ static void *directory_main(void *arg)
     while (!__atomic_load_n(&s->dir_stop, __ATOMIC_RELAXED)) {
         if (!reader && eddy__kreader_new(&s->kconf, &reader))
             reader = NULL;
+        if (reader)
+            eddy__kreader_quiet(reader);
         if (reader) {
             int64_t after = next;
             eddy_err_t err = eddy__kreader_read(reader, s->dir_topic, 0, next, directory_record, s,

@@ -346,6 +346,7 @@ struct reader {
     int64_t records;
     int64_t t0_ms, last_log_ms, last_progress_ms;
     int64_t offset; /* the last record's offset + 1, or the end-of-partition offset */
+    bool quiet;     /* eddy__kreader_quiet */
 };
 
 static void reader_progress(struct reader *r, int64_t now, bool done)
@@ -353,15 +354,16 @@ static void reader_progress(struct reader *r, int64_t now, bool done)
     double secs = (double)(now - r->t0_ms) / 1000.0;
     double rate = secs > 0 ? (double)r->records / secs : 0;
     double offsets_rate = secs > 0 ? (double)(r->offset - r->start) / secs : 0;
-    if (done) { /* small reads (the instance directory polls) at DEBUG */
-        eddy_log(r->records >= 1000 || secs >= 1 ? EDDY_LOG_INFO : EDDY_LOG_DEBUG, SUBSYS,
+    enum eddy_log_level level = r->quiet ? EDDY_LOG_DEBUG : EDDY_LOG_INFO;
+    if (done) {
+        eddy_log(level, SUBSYS,
                  "read %s[%d]: %" PRId64
                  " records in %.1f s (%.0f records/s), next offset %" PRId64,
                  r->topic, (int)r->partition, r->records, secs, rate, r->offset);
         return;
     }
     double eta = offsets_rate > 0 ? (double)(r->high - r->offset) / offsets_rate : -1;
-    eddy_log(EDDY_LOG_INFO, SUBSYS,
+    eddy_log(level, SUBSYS,
              "reading %s[%d]: %" PRId64 " records, %.0f records/s, offset %" PRId64 " of %" PRId64
              ", eta %.0f s",
              r->topic, (int)r->partition, r->records, rate, r->offset, r->high, eta);
@@ -480,7 +482,13 @@ static eddy_err_t reader_loop(rd_kafka_t *rk, struct reader *r, record_fn fn, vo
 
 struct eddy_kreader {
     rd_kafka_t *rk;
+    bool quiet;
 };
+
+void eddy__kreader_quiet(struct eddy_kreader *reader)
+{
+    reader->quiet = true;
+}
 
 eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader **out)
 {
@@ -531,7 +539,8 @@ eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, in
         snprintf(what, sizeof what, "cannot read the offsets of %s[%d]", topic, (int)partition);
         err = topic_missing(rerr) ? EDDY_ENOTFOUND : eddy__kafka_err(rk, rerr, what);
         if (err == EDDY_ENOTFOUND)
-            eddy_log(EDDY_LOG_ERROR, SUBSYS, "%s: %s", what, rd_kafka_err2str(rerr));
+            eddy_log(reader->quiet ? EDDY_LOG_DEBUG : EDDY_LOG_ERROR, SUBSYS, "%s: %s", what,
+                     rd_kafka_err2str(rerr));
         goto out;
     }
     if (from_offset > high) {
@@ -550,6 +559,7 @@ eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, in
         .last_log_ms = now,
         .last_progress_ms = now,
         .start = from_offset < low ? low : from_offset,
+        .quiet = reader->quiet,
     };
     r.offset = r.start;
     if (r.start < high) {

@@ -101,6 +101,9 @@ eddy_err_t eddy__kconsumer_resume(struct eddy_kconsumer *c,
 struct eddy_kreader;
 eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader **out);
 void eddy__kreader_free(struct eddy_kreader *reader);
+/* Logs progress, summaries and a missing topic at DEBUG: for readers that
+ * poll a small topic (the instance directory, serve/serve.h). */
+void eddy__kreader_quiet(struct eddy_kreader *reader);
 /* Same contract as eddy__kafka_read_partition below, on @reader's client. */
 eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, int32_t partition,
                               int64_t from_offset,

@@ -54,7 +54,7 @@ grep -q "^rebuild store service_1m" "$dir/diff.txt" || fail "eddy diff does not 
 
 # --reset-store rebuilds them; the next plain start accepts the state
 start "$dir/v2.yaml" v2-reset.log --reset-store service_1m --reset-store endpoint_1m \
-    --reset-store region_tier_1m
+    --reset-store tenant_endpoint_1m --reset-store region_tier_1m
 wait_log v2-reset.log "partition 1 ready" 60 || fail "v2 with --reset-store did not start"
 grep -q "resetting store 'service_1m'" "$dir/v2-reset.log" || fail "no reset logged"
 sleep 3

@@ -616,6 +616,27 @@ Test(alert, budget_from_a_table_or_null)
     collector_release(&c);
 }
 
+/* A budget that is not a number > 0 (here 1 / 0: null) makes the burn
+ * rates null and no pair hold: a firing key resolves. */
+Test(alert, budget_that_is_not_a_positive_number_holds_nothing)
+{
+    static const struct step steps[] = {
+        {REC("a", 1, true), ""},
+        {REC("a", 2, true), ""},
+        {REC("a", 3, true), ""},
+        {REC("a", 4, true), ""},
+        {REC("a", 5, false), ""},
+        /* budget 1 / (5 - 1) */
+        {REC("a", 11, false),
+         "a@0/10=5/4 burn:firing@a@0{severity:page,budget:0.25,burn_rates:{10ms:3.2,40ms:3.2,"
+         "20ms:3.2,60ms:3.2}}"},
+        {REC("a", 21, false),
+         "a@10/20=1/0 burn:resolved@a@10{severity:page,budget:null,burn_rates:{10ms:null,"
+         "40ms:null,20ms:null,60ms:null}}"},
+    };
+    run_scenario("t.yaml", TOPOLOGY("", "1 / (n - 1)", ""), steps, N(steps), "a@20/30=1/0");
+}
+
 /* Late corrections: a revision of the last closed window replaces that
  * window's counts (2 bad of 4, not 0+1+2 of 2+3+4); a revision of an older
  * window does not touch the alert (its ring keeps the counts it saw). */
@@ -896,7 +917,8 @@ Test(alert, load_rejects_values_of_other_layouts)
     memcpy(burn_key + 5, group, sizeof group);
     memcpy(expr_key + 5, group, sizeof group);
     size_t key_len = 5 + sizeof group;
-    static const unsigned char good[] = {3, 0, 0x80, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 6, 0, 5, 1, 1, 3};
+    static const unsigned char good[] = {3, 0, 0x80, 0, 0, 0, 0, 0, 0, 10,
+                                         0, 0, 0,    6, 0, 5, 1, 1, 3};
     cr_expect_eq(eddy__alert_load(st, burn_key, key_len, good, sizeof good), EDDY_OK);
     cr_expect_eq(eddy__alert_watched(st), 1);
     cr_expect_eq(eddy__alert_firing(st), 0);
@@ -926,8 +948,9 @@ Test(alert, load_rejects_values_of_other_layouts)
         memcpy(v, good, sizeof good);
         if (!bad[i].cut)
             v[bad[i].at] = bad[i].to;
-        cr_expect_eq(eddy__alert_load(st, burn_key, key_len, v, bad[i].cut ? bad[i].at : sizeof v),
-                     EDDY_EPARSE, "%s", bad[i].what);
+        size_t len = bad[i].cut ? bad[i].at : sizeof v;
+        cr_expect_eq(eddy__alert_load(st, burn_key, key_len, v, len), EDDY_EPARSE, "%s",
+                     bad[i].what);
     }
     unsigned char longer[sizeof good + 1];
     memcpy(longer, good, sizeof good);
@@ -943,6 +966,74 @@ Test(alert, load_rejects_values_of_other_layouts)
     cr_expect_eq(eddy__alert_load(st, expr_key, key_len, good, sizeof good), EDDY_EPARSE);
     cr_expect_eq(eddy__alert_load(st, expr_key, key_len, "1", 1), EDDY_OK);
     cr_expect_eq(eddy__alert_firing(st), 2);
+    eddy__alert_state_free(st);
+    eddy_plan_free(plan);
+}
+
+/* Running out of memory while parsing, evaluating or loading burn-rate
+ * alerts fails with EDDY_ENOMEM and leaks nothing (the sanitizer build
+ * checks); the memory estimate counts the rings. */
+Test(alert, allocation_failures_fail_cleanly)
+{
+    const char *yaml = MINUTE_HEAD "{tumbling: 1m}" MINUTE_TAIL
+                                   "    burn_rate: {total: n, bad: e, budget: 0.001}\n";
+    int successes = 0, failures = 0;
+    for (unsigned long n = 1; n < 3000 && successes < 5; n++) {
+        struct eddy_plan *plan = NULL;
+        char err[512];
+        eddy_alloc_fail_at(n);
+        eddy_err_t rc = eddy_topology_parse("t.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
+        eddy_alloc_fail_at(0);
+        if (rc == EDDY_OK) {
+            successes++;
+            eddy_plan_free(plan);
+            continue;
+        }
+        cr_assert_eq(rc, EDDY_ENOMEM, "n=%lu: %s", n, err);
+        cr_assert_null(plan);
+        failures++;
+    }
+    cr_assert_eq(successes, 5);
+    cr_assert_gt(failures, 20);
+
+    struct eddy_plan *plan = plan_from("t.yaml", PLAIN);
+    size_t ok_runs = 0;
+    for (unsigned long n = 1; n < 400 && ok_runs < 3; n++) {
+        struct collector c;
+        collector_init(&c);
+        struct eddy_output out = {collect, &c};
+        struct kv_map map = {0};
+        struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+        struct eddy_task *task;
+        cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &task), EDDY_OK);
+        cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
+        eddy_alloc_fail_at(n);
+        eddy_err_t rc = EDDY_OK;
+        for (size_t i = 0; i < N(ticket_steps) && !rc; i++)
+            rc = eddy__task_process(task, ticket_steps[i].record, strlen(ticket_steps[i].record),
+                                    (int64_t)i, false);
+        if (!rc)
+            rc = eddy__task_changes(task, &changes);
+        eddy_alloc_fail_at(0);
+        cr_assert(rc == EDDY_OK || rc == EDDY_ENOMEM, "n=%lu rc=%d", n, rc);
+        ok_runs += rc == EDDY_OK;
+        eddy__task_free(task);
+        collector_release(&c);
+    }
+    cr_assert_eq(ok_runs, 3);
+
+    struct eddy_alert_state *st;
+    cr_assert_eq(eddy__alert_state_new(plan, &st), EDDY_OK);
+    size_t empty = eddy__alert_memory(st);
+    unsigned char key[16] = "burn";
+    unsigned char group[] = {EDDY_V_STR, 1, 0, 0, 0, 'a'};
+    memcpy(key + 5, group, sizeof group);
+    static const unsigned char value[] = {3, 0, 0x80, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 6, 0, 6};
+    eddy_alloc_fail_at(1);
+    cr_expect_eq(eddy__alert_load(st, key, 5 + sizeof group, value, sizeof value), EDDY_ENOMEM);
+    eddy_alloc_fail_at(0);
+    cr_expect_eq(eddy__alert_load(st, key, 5 + sizeof group, value, sizeof value), EDDY_OK);
+    cr_expect_geq(eddy__alert_memory(st), empty + 6 * 16 + sizeof group);
     eddy__alert_state_free(st);
     eddy_plan_free(plan);
 }

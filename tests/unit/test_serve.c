@@ -14,6 +14,7 @@
 #include "runtime/engine.h"
 #include "serve/query.h"
 #include "serve/serve.h"
+#include "state/be64.h"
 
 static const char topology[] =
     "name: t\n"
@@ -228,5 +229,61 @@ Test(serve, partials_merge_like_one_view)
     eddy__serve_stop(all);
     eddy__serve_stop(s1);
     eddy__serve_stop(s2);
+    eddy_plan_free(plan);
+}
+
+static eddy_err_t count_match(void *ctx, const struct eddy_view_match *m)
+{
+    (*(size_t *)ctx)++;
+    return EDDY_OK;
+}
+
+/* Rows stay for the retention after their window's end (against the newest
+ * end seen), a dropped partition takes its rows and staged rows along, and
+ * a discarded batch (an aborted transaction) never shows. */
+Test(serve, view_retention_and_partitions)
+{
+    struct eddy_plan *plan = plan_new();
+    struct eddy_view *v;
+    cr_assert_eq(eddy__view_new(plan, 10 * 60000, &v), EDDY_OK);
+    unsigned char value[] = {1, 3, 1, 0, 0}; /* format 1, 3 accumulators: n=1, ratio 0/0, no sketch */
+    for (int32_t m = 0; m < 30; m++) {
+        unsigned char key[8 + 12] = {0};
+        int64_t start = (int64_t)m * 60000;
+        eddy__be64_put(key, start);
+        key[8] = EDDY_V_STR; /* "p" or "q": one key per partition */
+        key[9] = 1;
+        key[13] = (unsigned char)('p' + m % 2);
+        key[14] = EDDY_V_STR; /* "" */
+        cr_assert_eq(eddy__view_stage_row(v, m % 2, "ep_1m", key, 19, value, sizeof value),
+                     EDDY_OK);
+        cr_assert_eq(eddy__view_stage_row(v, 0, "not_an_aggregation", key, 19, value,
+                                          sizeof value), EDDY_OK);
+    }
+    cr_assert(eddy__view_publish(v, false));
+    /* newest end 30m, retention 10m: windows ending after 20m stay, starts 20..29 */
+    cr_assert_eq(eddy__view_rows(v), 10);
+    struct eddy_buf arena;
+    eddy_buf_init(&arena);
+    struct eddy_view_query q = {0, INT64_MIN, INT64_MAX, NULL, 0, NULL, 0};
+    size_t n = 0;
+    int64_t newest;
+    cr_assert_eq(eddy__view_query(v, &q, &arena, &newest, count_match, &n), EDDY_OK);
+    cr_assert_eq(n, 10);
+    cr_assert_eq(newest, 30 * 60000);
+    /* staged for partition 1, then dropped: neither old nor staged rows remain */
+    unsigned char key[19] = {0, 0, 0, 0, 0, 0, 0, 0, EDDY_V_STR, 1, 0, 0, 0, 'q', EDDY_V_STR};
+    eddy__be64_put(key, 29 * 60000);
+    cr_assert_eq(eddy__view_stage_row(v, 1, "ep_1m", key, 19, value, sizeof value), EDDY_OK);
+    eddy__view_drop_partition(v, 1);
+    cr_assert(eddy__view_publish(v, true));
+    cr_assert_eq(eddy__view_rows(v), 5); /* partition 0: even minutes 20..28 */
+    /* discarded: never applied */
+    cr_assert_eq(eddy__view_stage_row(v, 0, "ep_1m", key, 19, value, sizeof value), EDDY_OK);
+    eddy__view_discard(v);
+    cr_assert(eddy__view_publish(v, false));
+    cr_assert_eq(eddy__view_rows(v), 5);
+    eddy_buf_release(&arena);
+    eddy__view_free(v);
     eddy_plan_free(plan);
 }
