@@ -111,6 +111,12 @@ static eddy_err_t rebuild(struct eddy_dedup_store *s, int64_t stream_time)
     return EDDY_OK;
 }
 
+void eddy__dedup_prefetch(const struct eddy_dedup_store *s, uint64_t id_hash)
+{
+    uint64_t hash = id_hash ? id_hash : 1;
+    __builtin_prefetch(&s->slots[hash & (s->cap - 1)]);
+}
+
 bool eddy__dedup_seen(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
                       int64_t stream_time, eddy_err_t *err)
 {

@@ -29,6 +29,9 @@ void eddy__dedup_free(struct eddy_dedup_store *store);
  * the later of the two when it was already known but expired). May grow the
  * table: EDDY_ENOMEM is reported through @err and the record is treated as
  * new. */
+/* Starts fetching the table slot of @id_hash into the cache (a hint; call
+ * it some work ahead of eddy__dedup_seen with the same hash). */
+void eddy__dedup_prefetch(const struct eddy_dedup_store *store, uint64_t id_hash);
 bool eddy__dedup_seen(struct eddy_dedup_store *store, uint64_t id_hash, int64_t ts,
                       int64_t stream_time, eddy_err_t *err);
 

@@ -192,32 +192,42 @@ void eddy__window_store_free(struct eddy_window_store *ws)
 eddy_err_t eddy__group_key_encode(const struct eddy_aggregation *agg,
                                   const struct eddy_value *slots, struct eddy_buf *out)
 {
-    eddy_buf_reset(out);
-    if (!eddy_buf_reserve(out, 16)) /* an empty key still has valid (non-NULL) bytes */
-        return EDDY_ENOMEM;
+    /* per event and aggregation: size it, reserve once, write in place */
+    size_t need = 0;
     for (size_t g = 0; g < agg->n_group; g++) {
         const struct eddy_value *v = &slots[agg->group_slots[g]];
-        unsigned char tag = v->type;
-        eddy_buf_append(out, &tag, 1);
+        need += 1 + (v->type == EDDY_V_STR                            ? 4 + (size_t)v->as.s.len
+                     : v->type == EDDY_V_INT || v->type == EDDY_V_NUM ? 8
+                     : v->type == EDDY_V_BOOL                         ? 1
+                                                                      : 0);
+    }
+    eddy_buf_reset(out);
+    /* an empty key still has valid (non-NULL) bytes */
+    if (!eddy_buf_reserve(out, need > 16 ? need : 16))
+        return EDDY_ENOMEM;
+    unsigned char *o = (unsigned char *)out->data;
+    for (size_t g = 0; g < agg->n_group; g++) {
+        const struct eddy_value *v = &slots[agg->group_slots[g]];
+        *o++ = v->type;
         switch (v->type) {
         case EDDY_V_STR: {
             uint32_t len = v->as.s.len;
-            unsigned char le[4] = {len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, len >> 24};
-            eddy_buf_append(out, le, 4);
-            eddy_buf_append(out, v->as.s.ptr, len);
+            o[0] = len & 0xff;
+            o[1] = (len >> 8) & 0xff;
+            o[2] = (len >> 16) & 0xff;
+            o[3] = len >> 24;
+            memcpy(o + 4, v->as.s.ptr, len);
+            o += 4 + len;
             break;
         }
-        case EDDY_V_INT: eddy_buf_append(out, &v->as.i, 8); break;
-        case EDDY_V_NUM: eddy_buf_append(out, &v->as.n, 8); break;
-        case EDDY_V_BOOL: {
-            unsigned char b = v->as.b;
-            eddy_buf_append(out, &b, 1);
-            break;
-        }
+        case EDDY_V_INT: memcpy(o, &v->as.i, 8); o += 8; break;
+        case EDDY_V_NUM: memcpy(o, &v->as.n, 8); o += 8; break;
+        case EDDY_V_BOOL: *o++ = v->as.b; break;
         default: break;
         }
     }
-    return eddy_buf_err(out);
+    out->len = need;
+    return EDDY_OK;
 }
 
 bool eddy__group_key_decode(const unsigned char *key, size_t len, size_t n,

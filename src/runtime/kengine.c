@@ -23,7 +23,7 @@
  *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
  * memtables, librdkafka's queues L/16 each (defaults under the topology's
- * and -X properties), task state L/2. Each aggregation store is backed by
+ * and -X properties), task state L/2; malloc keeps at most two arenas. Each aggregation store is backed by
  * its column family (ops/window.h "Bounded write cache"): over L/2 the loop
  * commits early, then evicts clean rows after the commit; still over, it
  * pauses the input partitions until under (at most one commit interval,
@@ -32,6 +32,7 @@
 #include "runtime/kengine.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ struct eddy_kengine {
     struct eddy_state *state;
     struct eddy_kconsumer *consumer;
     struct eddy_kproducer *producer;
+    struct eddy_kreader *reader; /* changelogs, for restores */
     const char **store_names;
     size_t n_stores;
     char **changelogs; /* per store */
@@ -565,11 +567,11 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     kt->reported_time = INT64_MIN;
     int64_t started = eddy_mono_ns();
     kt->opened_ns = started;
-    struct eddy_kreader *reader = NULL;
-    eddy_err_t err = eddy__kreader_new(&e->conf, &reader);
+    /* one changelog reader for the engine's life: a new client costs about
+     * half a second of connection and metadata before its first record */
+    eddy_err_t err = e->reader ? EDDY_OK : eddy__kreader_new(&e->conf, &e->reader);
     for (size_t s = 0; !err && s < e->n_stores; s++)
-        err = restore_store_retrying(e, reader, s, partition, &kt->stores[s]);
-    eddy__kreader_free(reader);
+        err = restore_store_retrying(e, e->reader, s, partition, &kt->stores[s]);
     if (!err)
         err = check_fingerprints(e, kt);
     if (!err)
@@ -1007,6 +1009,9 @@ static eddy_err_t setup(struct eddy_kengine *e)
         e->props[n_defaults++] = (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes",
                                                   e->queue_kbytes};
         e->state_budget = plan->memory_limit / 2;
+        /* glibc gives threads arenas of their own (up to 8 per core), each
+         * holding freed memory: two keep RSS closer to what is in use */
+        mallopt(M_ARENA_MAX, 2);
     }
     if (plan->n_kafka)
         memcpy(e->props + n_defaults, plan->kafka, plan->n_kafka * sizeof *e->props);
@@ -1100,6 +1105,7 @@ static void teardown(struct eddy_kengine *e)
 {
     eddy__kconsumer_free(e->consumer); /* revokes: the final commit happens there */
     eddy__kproducer_free(e->producer);
+    eddy__kreader_free(e->reader);
     for (int p = 0; e->tasks && p < e->n_partitions; p++) {
         eddy__task_free(e->tasks[p].task);
         eddy_free(e->tasks[p].stores);

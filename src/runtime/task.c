@@ -268,19 +268,18 @@ static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_windo
     return EDDY_OK;
 }
 
-static bool is_duplicate(struct eddy_task *t, int64_t ts, eddy_err_t *err)
+/* The dedup id's hash of the decoded record; false without an id (never a
+ * duplicate). */
+static bool dedup_hash(const struct eddy_task *t, uint64_t *hash)
 {
-    *err = EDDY_OK;
     if (!t->dedup)
         return false;
     const struct eddy_value *id = &t->slots[t->plan->dedup.slot];
-    uint64_t hash;
     switch (id->type) {
-    case EDDY_V_STR: hash = eddy_hash64(id->as.s.ptr, id->as.s.len, 0x64656475); break;
-    case EDDY_V_INT: hash = eddy_hash64(&id->as.i, 8, 0x696e74); break;
-    default: return false; /* records without an id are never duplicates */
+    case EDDY_V_STR: *hash = eddy_hash64(id->as.s.ptr, id->as.s.len, 0x64656475); return true;
+    case EDDY_V_INT: *hash = eddy_hash64(&id->as.i, 8, 0x696e74); return true;
+    default: return false;
     }
-    return eddy__dedup_seen(t->dedup, hash, ts, t->stream_time, err);
 }
 
 /* Aggregates the decoded record; names the aggregations it was late for. */
@@ -342,17 +341,23 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     t->records_timed++;
     if (ts > t->stream_time)
         t->stream_time = ts;
-    eddy_err_t err;
-    if (is_duplicate(t, ts, &err)) {
+    eddy_err_t err = EDDY_OK;
+    /* the dedup table is large and probed at random: fetch its slot while
+     * the derived fields are computed (pure, so harmless for a duplicate) */
+    uint64_t id_hash;
+    bool has_id = dedup_hash(t, &id_hash);
+    if (has_id)
+        eddy__dedup_prefetch(t->dedup, id_hash);
+    struct eddy_eval_ctx ctx = {.slots = t->slots};
+    for (size_t d = 0; d < plan->n_derives; d++)
+        eddy_expr_eval(plan->derives[d].expr, &ctx, &t->slots[plan->derives[d].slot]);
+    if (has_id && eddy__dedup_seen(t->dedup, id_hash, ts, t->stream_time, &err)) {
         t->stats.duplicates++;
         return EDDY_OK;
     }
     if (err)
         return err;
     t->stats.records_ok++;
-    struct eddy_eval_ctx ctx = {.slots = t->slots};
-    for (size_t d = 0; d < plan->n_derives; d++)
-        eddy_expr_eval(plan->derives[d].expr, &ctx, &t->slots[plan->derives[d].slot]);
     char late_names[160];
     if ((err = aggregate(t, ts, late_names, sizeof late_names)))
         return err;
