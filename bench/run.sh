@@ -5,13 +5,11 @@ set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== JSON codec against jansson (bench_codec)"
-"$build/bench_codec" --count 1000000
 echo "== aggregates and sketches (bench_agg)"
 "$build/bench_agg"
 [ -x "$build/bench_state" ] && { echo "== RocksDB state (bench_state)"; "$build/bench_state"; }
-echo "== local mode, whole topologies (bench/local.sh)"
-"$root/bench/local.sh" "$build" 1000000
+echo "== local mode, whole topologies, and the codec (bench/local)"
+"$root/bench/local" "$build" 1000000
 echo "== Kafka mode (starts the single-node broker when none runs)"
 "$root/scripts/kafka" start >/dev/null
 echo "-- exactly once vs at least once, one instance over a backlog (bench/eos_throughput.sh)"

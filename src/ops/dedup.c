@@ -19,7 +19,13 @@ struct entry {
 
 struct journal_entry {
     uint64_t hash;
-    int64_t ts; /* INT64_MIN: swept as expired */
+    int64_t ts;
+};
+
+/* A persisted segment: the ids of one eddy__dedup_changes() call. */
+struct segment {
+    uint64_t seq;
+    int64_t max_ts;
 };
 
 struct eddy_dedup_store {
@@ -28,8 +34,15 @@ struct eddy_dedup_store {
     size_t cap; /* power of two */
     size_t count;
     bool journaling; /* set by the first eddy__dedup_changes (Kafka mode) */
-    struct journal_entry *journal;
+    struct journal_entry *journal; /* ids remembered since the last call */
     size_t n_journal, cap_journal;
+    struct segment *segments; /* persisted, not yet expired */
+    size_t n_segments, cap_segments;
+    uint64_t next_seq;
+    struct journal_entry *legacy; /* loaded per-id keys (format 1): deleted once expired */
+    size_t n_legacy, cap_legacy;
+    unsigned char *scratch; /* a segment's value */
+    size_t cap_scratch;
 };
 
 static eddy_err_t journal(struct eddy_dedup_store *s, uint64_t hash, int64_t ts)
@@ -65,6 +78,9 @@ void eddy__dedup_free(struct eddy_dedup_store *store)
         return;
     eddy_free(store->slots);
     eddy_free(store->journal);
+    eddy_free(store->segments);
+    eddy_free(store->legacy);
+    eddy_free(store->scratch);
     eddy_free(store);
 }
 
@@ -99,10 +115,6 @@ static eddy_err_t rebuild(struct eddy_dedup_store *s, int64_t stream_time)
             continue;
         if (!expired(s, s->slots[i].ts, stream_time))
             *find(slots, cap, s->slots[i].hash) = s->slots[i];
-        else if (journal(s, s->slots[i].hash, INT64_MIN) != EDDY_OK) {
-            eddy_free(slots);
-            return EDDY_ENOMEM;
-        }
     }
     eddy_free(s->slots);
     s->slots = slots;
@@ -144,23 +156,75 @@ bool eddy__dedup_seen(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
     return false;
 }
 
-eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *s,
-                               const struct eddy_dedup_changes *changes)
+/* Segment keys: 'S' then the sequence number, 8 bytes big-endian. */
+static void segment_key(unsigned char key[9], uint64_t seq)
 {
-    s->journaling = true;
-    for (size_t i = 0; i < s->n_journal; i++) {
-        const struct journal_entry *j = &s->journal[i];
-        eddy_err_t err = j->ts == INT64_MIN ? changes->del(changes->ctx, j->hash)
-                                            : changes->put(changes->ctx, j->hash, j->ts);
-        if (err)
-            return err;
-    }
-    s->n_journal = 0;
-    return EDDY_OK;
+    key[0] = 'S';
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
 }
 
-eddy_err_t eddy__dedup_load(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
-                            int64_t stream_time)
+eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *s, int64_t stream_time,
+                               const struct eddy_dedup_changes *changes)
+{
+    unsigned char key[9];
+    eddy_err_t err = EDDY_OK;
+    if (!s->journaling) { /* the first call: everything loaded is persisted */
+        s->journaling = true;
+        return EDDY_OK;
+    }
+    if (s->n_journal) {
+        size_t len = s->n_journal * 16;
+        if (len > s->cap_scratch) {
+            unsigned char *p = eddy_realloc(s->scratch, len);
+            if (!p)
+                return EDDY_ENOMEM;
+            s->scratch = p;
+            s->cap_scratch = len;
+        }
+        int64_t max_ts = INT64_MIN;
+        for (size_t i = 0; i < s->n_journal; i++) {
+            memcpy(s->scratch + 16 * i, &s->journal[i].hash, 8);
+            memcpy(s->scratch + 16 * i + 8, &s->journal[i].ts, 8);
+            max_ts = s->journal[i].ts > max_ts ? s->journal[i].ts : max_ts;
+        }
+        if (!eddy_array_reserve(&s->segments, &s->cap_segments, s->n_segments + 1,
+                                sizeof *s->segments, 64))
+            return EDDY_ENOMEM;
+        uint64_t seq = s->next_seq++;
+        segment_key(key, seq);
+        if ((err = changes->put(changes->ctx, key, 9, s->scratch, len)))
+            return err;
+        s->segments[s->n_segments++] = (struct segment){seq, max_ts};
+    }
+    s->n_journal = 0;
+    /* segments (and loaded per-id keys) whose every id has expired */
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_segments; i++) {
+        if (!err && expired(s, s->segments[i].max_ts, stream_time)) {
+            segment_key(key, s->segments[i].seq);
+            err = changes->put(changes->ctx, key, 9, NULL, 0);
+            if (!err)
+                continue;
+        }
+        s->segments[kept++] = s->segments[i];
+    }
+    s->n_segments = kept;
+    kept = 0;
+    for (size_t i = 0; i < s->n_legacy; i++) {
+        if (!err && expired(s, s->legacy[i].ts, stream_time)) {
+            err = changes->put(changes->ctx, &s->legacy[i].hash, 8, NULL, 0);
+            if (!err)
+                continue;
+        }
+        s->legacy[kept++] = s->legacy[i];
+    }
+    s->n_legacy = kept;
+    return err;
+}
+
+static eddy_err_t load_id(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
+                          int64_t stream_time)
 {
     if (expired(s, ts, stream_time))
         return EDDY_OK;
@@ -170,6 +234,45 @@ eddy_err_t eddy__dedup_load(struct eddy_dedup_store *s, uint64_t id_hash, int64_
     eddy__dedup_seen(s, id_hash, ts, stream_time, &err);
     s->journaling = journaling;
     return err;
+}
+
+eddy_err_t eddy__dedup_load(struct eddy_dedup_store *s, const void *key, size_t key_len,
+                            const void *value, size_t value_len, int64_t stream_time)
+{
+    const unsigned char *k = key, *v = value;
+    if (key_len == 8 && value_len == 8) { /* format 1: one key per id */
+        struct journal_entry e;
+        memcpy(&e.hash, k, 8);
+        memcpy(&e.ts, v, 8);
+        if (!eddy_array_reserve(&s->legacy, &s->cap_legacy, s->n_legacy + 1, sizeof *s->legacy,
+                                64))
+            return EDDY_ENOMEM;
+        s->legacy[s->n_legacy++] = e;
+        return load_id(s, e.hash, e.ts, stream_time);
+    }
+    if (key_len != 9 || k[0] != 'S' || value_len % 16)
+        return EDDY_EPARSE;
+    uint64_t seq = 0;
+    for (int i = 1; i < 9; i++)
+        seq = seq << 8 | k[i];
+    int64_t max_ts = INT64_MIN;
+    for (size_t i = 0; i < value_len; i += 16) {
+        uint64_t hash;
+        int64_t ts;
+        memcpy(&hash, v + i, 8);
+        memcpy(&ts, v + i + 8, 8);
+        max_ts = ts > max_ts ? ts : max_ts;
+        eddy_err_t err = load_id(s, hash, ts, stream_time);
+        if (err)
+            return err;
+    }
+    if (!eddy_array_reserve(&s->segments, &s->cap_segments, s->n_segments + 1,
+                            sizeof *s->segments, 64))
+        return EDDY_ENOMEM;
+    s->segments[s->n_segments++] = (struct segment){seq, max_ts};
+    if (seq >= s->next_seq)
+        s->next_seq = seq + 1;
+    return EDDY_OK;
 }
 
 size_t eddy__dedup_size(const struct eddy_dedup_store *store)

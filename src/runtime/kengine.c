@@ -50,6 +50,7 @@
 #include "sink/kafka_admin.h"
 #include "source/kafka.h"
 #include "state/be64.h"
+#include "state/pending.h"
 #include "state/store.h"
 #include "runtime/engine.h"
 #include "runtime/task.h"
@@ -99,6 +100,11 @@ struct eddy_kengine {
     int n_partitions;
     struct ktask *tasks; /* indexed by partition */
     struct eddy_state_batch *batch;
+    /* committed changes not yet in RocksDB (state/pending.h), written every
+     * STATE_FLUSH_NS, over STATE_FLUSH_BYTES, and before RocksDB is read */
+    struct eddy_pending *unflushed;
+    int64_t flushed_ns;
+    size_t flush_bytes;
     bool exactly_once;
     volatile sig_atomic_t *stop;
     struct pending_put *pending_puts; /* meta records to write with the next commit */
@@ -354,7 +360,7 @@ static eddy_err_t backing_scan(void *ctx, int64_t window_start,
 
 static size_t tasks_memory(const struct eddy_kengine *e)
 {
-    size_t bytes = 0;
+    size_t bytes = e->unflushed ? eddy__pending_bytes(e->unflushed) : 0;
     for (int p = 0; p < e->n_partitions; p++)
         if (e->tasks[p].active && e->tasks[p].task)
             bytes += eddy__task_memory(e->tasks[p].task);
@@ -638,10 +644,10 @@ static eddy_err_t change_put(void *ctx, const char *store, const void *key, size
     struct commit_ctx *c = ctx;
     struct eddy_kengine *e = c->engine;
     size_t s = store_index(e, store);
-    if (value)
-        eddy__state_batch_put(e->batch, c->kt->stores[s], key, key_len, value, value_len);
-    else
-        eddy__state_batch_delete(e->batch, c->kt->stores[s], key, key_len);
+    eddy_err_t perr = eddy__pending_put(e->unflushed, s, c->kt->partition, key, key_len, value,
+                                        value_len);
+    if (perr)
+        return perr;
     if (e->view) {
         eddy_err_t err = eddy__view_stage_row(e->view, c->kt->partition, store, key, key_len,
                                               value, value_len);
@@ -655,13 +661,8 @@ static eddy_err_t change_put(void *ctx, const char *store, const void *key, size
 static eddy_err_t change_closed(void *ctx, const char *store, int64_t start)
 {
     struct commit_ctx *c = ctx;
-    unsigned char begin[8], end[8];
-    eddy__be64_put(begin, start);
-    eddy__be64_put(end, start + 1);
-    eddy__state_batch_delete_range(c->engine->batch,
-                                   c->kt->stores[store_index(c->engine, store)], begin, 8, end,
-                                   8);
-    return EDDY_OK;
+    return eddy__pending_closed(c->engine->unflushed, store_index(c->engine, store),
+                                c->kt->partition, start);
 }
 
 static rd_kafka_topic_partition_list_t *positions(struct eddy_kengine *e)
@@ -714,6 +715,33 @@ static eddy_err_t begin(struct eddy_kengine *e)
 }
 
 /* After an aborted transaction: rewind the input, reload state from RocksDB. */
+static int64_t changelog_next(void *ctx, size_t s, int32_t p)
+{
+    struct eddy_kengine *e = ctx;
+    return e->tasks[p].active ? eddy__kproducer_next_offset(e->producer, e->changelogs[s], p)
+                              : -1;
+}
+
+static struct eddy_store *store_of(void *ctx, size_t s, int32_t p)
+{
+    struct eddy_kengine *e = ctx;
+    return e->tasks[p].active ? e->tasks[p].stores[s] : NULL;
+}
+
+/* Writes the committed changes of @partition (-1: all) to RocksDB. */
+static eddy_err_t flush_state(struct eddy_kengine *e, int32_t partition)
+{
+    eddy_err_t err = eddy__pending_flush(e->unflushed, e->state, e->batch, partition, store_of, e);
+    if (partition < 0)
+        e->flushed_ns = eddy_mono_ns();
+    if (err)
+        eddy_log(EDDY_LOG_ERROR, "state", "cannot write committed state to RocksDB: %s",
+                 eddy_err_message(err));
+    return err;
+}
+
+#define STATE_FLUSH_NS 2000000000LL
+
 static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
 {
     e->aborts++;
@@ -733,6 +761,10 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
     }
     eddy_log(EDDY_LOG_WARN, "commit", "transaction aborted (%s): rewinding to the committed "
              "offsets and reloading state", eddy_err_message(cause));
+    eddy__pending_abort(e->unflushed);
+    eddy_err_t ferr = flush_state(e, -1); /* the reload reads RocksDB */
+    if (ferr)
+        return ferr;
     rd_kafka_topic_partition_list_t *parts = active_partitions(e);
     eddy_err_t err = eddy__kconsumer_rewind(e->consumer, parts);
     rd_kafka_topic_partition_list_destroy(parts);
@@ -743,7 +775,6 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
                 e->tasks[p].repart_next[a] = -1;
             err = task_load(e, &e->tasks[p]);
         }
-    eddy__state_batch_clear(e->batch);
     return err ? err : begin(e);
 }
 
@@ -874,10 +905,11 @@ static void publish_metrics(struct eddy_kengine *e, bool now)
     eddy__metrics_publish(eddy__serve_metrics(e->serve), s, false);
 }
 
+
 static eddy_err_t commit(struct eddy_kengine *e)
 {
     int64_t started = eddy_mono_ns();
-    eddy__state_batch_clear(e->batch);
+    eddy__pending_abort(e->unflushed); /* nothing is left from an earlier transaction */
     eddy_err_t err = EDDY_OK;
     for (int p = 0; !err && p < e->n_partitions; p++)
         if (e->tasks[p].active)
@@ -907,17 +939,13 @@ static eddy_err_t commit(struct eddy_kengine *e)
         return recover(e, err);
     if (err)
         return err;
-    /* committed: now RocksDB, with each store's changelog position */
-    for (int p = 0; p < e->n_partitions; p++) {
-        if (!e->tasks[p].active)
-            continue;
-        for (size_t s = 0; s < e->n_stores; s++) {
-            int64_t next = eddy__kproducer_next_offset(e->producer, e->changelogs[s], p);
-            if (next >= 0)
-                eddy__state_batch_checkpoint(e->batch, e->tasks[p].stores[s], next);
-        }
-    }
-    if ((err = eddy__state_commit(e->state, e->batch)))
+    /* committed: the changes join those waiting for RocksDB, with each
+     * store's changelog position; written every STATE_FLUSH_NS */
+    if ((err = eddy__pending_commit(e->unflushed, changelog_next, e)))
+        return err;
+    if ((eddy_mono_ns() - e->flushed_ns >= STATE_FLUSH_NS ||
+         eddy__pending_bytes(e->unflushed) > e->flush_bytes) &&
+        (err = flush_state(e, -1)))
         return err;
     clear_pending(e);
     int64_t took = eddy_mono_ns() - started;
@@ -969,10 +997,14 @@ static eddy_err_t on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *pa
         eddy_log(EDDY_LOG_WARN, "rebalance", "partitions lost: dropping uncommitted work");
         if (e->exactly_once)
             eddy__kproducer_abort(e->producer);
-        eddy__state_batch_clear(e->batch);
+        eddy__pending_abort(e->unflushed);
     } else {
         err = commit(e);
     }
+    /* what was committed goes to RocksDB before the tasks close */
+    eddy_err_t ferr = flush_state(e, -1);
+    if (!err)
+        err = ferr;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         eddy_log(EDDY_LOG_INFO, "rebalance", "revoked %s[%d]", parts->elems[i].topic, p);
@@ -1083,8 +1115,12 @@ static eddy_err_t setup(struct eddy_kengine *e)
     }
     if ((err = eddy__state_open(o->state_dir, &sopts, &e->state)))
         return err;
-    if ((err = eddy__state_batch_new(&e->batch)))
+    if ((err = eddy__state_batch_new(&e->batch)) ||
+        (err = eddy__pending_new(e->n_stores, e->n_partitions, &e->unflushed)))
         return err;
+    e->flushed_ns = eddy_mono_ns();
+    /* the unflushed changes are part of the task state's share */
+    e->flush_bytes = e->state_budget ? e->state_budget / 4 : (size_t)64 << 20;
     if ((err = new_producer(e)) || (err = begin(e)))
         return err;
     struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, e};
@@ -1120,6 +1156,7 @@ static void teardown(struct eddy_kengine *e)
     clear_pending(e);
     eddy_free(e->pending_puts);
     eddy__state_batch_free(e->batch);
+    eddy__pending_free(e->unflushed);
     eddy__state_close(e->state);
     for (size_t s = 0; e->changelogs && s < e->n_stores; s++)
         eddy_free(e->changelogs[s]);
@@ -1239,6 +1276,10 @@ static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t
     if (committed) {
         e->commit_early = false;
         if (mem > e->state_budget) {
+            /* evicted rows are read back from RocksDB: write it first */
+            eddy_err_t err = flush_state(e, -1);
+            if (err)
+                return err;
             size_t freed = 0;
             for (int p = 0; p < e->n_partitions; p++)
                 if (e->tasks[p].active && e->tasks[p].task)

@@ -457,7 +457,7 @@ struct change_ctx {
     const char *store;
 };
 
-static eddy_err_t window_put(void *ctx, const void *key, size_t key_len, const void *value,
+static eddy_err_t put_change(void *ctx, const void *key, size_t key_len, const void *value,
                              size_t value_len)
 {
     struct change_ctx *c = ctx;
@@ -477,17 +477,6 @@ static eddy_err_t alert_put(void *ctx, const void *key, size_t key_len, const vo
     return c->changes->put(c->changes->ctx, c->store, key, key_len, value, value_len);
 }
 
-static eddy_err_t dedup_put(void *ctx, uint64_t hash, int64_t ts)
-{
-    struct change_ctx *c = ctx;
-    return c->changes->put(c->changes->ctx, c->store, &hash, 8, &ts, 8);
-}
-
-static eddy_err_t dedup_del(void *ctx, uint64_t hash)
-{
-    struct change_ctx *c = ctx;
-    return c->changes->put(c->changes->ctx, c->store, &hash, 8, NULL, 0);
-}
 
 eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_changes *changes)
 {
@@ -527,13 +516,13 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
     }
     if (t->dedup) {
         struct change_ctx c = {changes, EDDY_TASK_DEDUP_STORE};
-        struct eddy_dedup_changes dc = {dedup_put, dedup_del, &c};
-        if ((err = eddy__dedup_changes(t->dedup, &dc)))
+        struct eddy_dedup_changes dc = {put_change, &c};
+        if ((err = eddy__dedup_changes(t->dedup, t->stream_time, &dc)))
             return err;
     }
     for (size_t a = 0; a < t->plan->n_aggregations; a++) {
         struct change_ctx c = {changes, t->plan->aggregations[a].name};
-        struct eddy_window_changes wc = {window_put, window_closed, &c};
+        struct eddy_window_changes wc = {put_change, window_closed, &c};
         if ((err = eddy__window_changes(t->stores[a], &wc)))
             return err;
     }
@@ -582,15 +571,8 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         }
         return EDDY_OK;
     }
-    if (strcmp(store, EDDY_TASK_DEDUP_STORE) == 0 && t->dedup) {
-        uint64_t hash;
-        int64_t ts;
-        if (key_len != 8 || value_len != 8)
-            return EDDY_EPARSE;
-        memcpy(&hash, key, 8);
-        memcpy(&ts, value, 8);
-        return eddy__dedup_load(t->dedup, hash, ts, t->stream_time);
-    }
+    if (strcmp(store, EDDY_TASK_DEDUP_STORE) == 0 && t->dedup)
+        return eddy__dedup_load(t->dedup, key, key_len, value, value_len, t->stream_time);
     if (strcmp(store, EDDY_TASK_ALERTS_STORE) == 0)
         return eddy__alert_load(t->alerts, key, key_len, value, value_len);
     for (size_t a = 0; a < t->plan->n_aggregations; a++)

@@ -72,3 +72,100 @@ Test(dedup, allocation_failure_is_reported_not_fatal)
     cr_expect_eq(failures, 1);
     eddy__dedup_free(s);
 }
+
+/* ---- persistence: one segment per changes call ---- */
+
+struct rec {
+    unsigned char key[16], value[256];
+    size_t klen, vlen;
+    bool del;
+};
+
+struct recs {
+    struct rec r[16];
+    size_t n;
+};
+
+static eddy_err_t rec_put(void *ctx, const void *key, size_t klen, const void *value,
+                          size_t vlen)
+{
+    struct recs *rs = ctx;
+    cr_assert(rs->n < 16 && klen <= 16 && vlen <= 256);
+    struct rec *r = &rs->r[rs->n++];
+    memcpy(r->key, key, klen);
+    r->klen = klen;
+    r->del = value == NULL;
+    if (value)
+        memcpy(r->value, value, vlen);
+    r->vlen = value ? vlen : 0;
+    return EDDY_OK;
+}
+
+Test(dedup, segments_persist_and_expire)
+{
+    struct eddy_dedup_store *s;
+    eddy_err_t err;
+    cr_assert_eq(eddy__dedup_new(1000, &s), EDDY_OK);
+    struct recs rs = {.n = 0};
+    struct eddy_dedup_changes ch = {rec_put, &rs};
+    cr_assert_eq(eddy__dedup_changes(s, 0, &ch), EDDY_OK); /* starts recording */
+    cr_assert_eq(rs.n, 0);
+    cr_assert(!eddy__dedup_seen(s, 11, 100, 100, &err));
+    cr_assert(!eddy__dedup_seen(s, 22, 200, 200, &err));
+    cr_assert(eddy__dedup_seen(s, 11, 250, 250, &err));
+    cr_assert_eq(eddy__dedup_changes(s, 250, &ch), EDDY_OK);
+    /* one segment: 'S' + seq 0 big-endian, two 16-byte entries */
+    cr_assert_eq(rs.n, 1);
+    static const unsigned char key0[9] = {'S', 0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(rs.r[0].klen, 9);
+    cr_assert_eq(memcmp(rs.r[0].key, key0, 9), 0);
+    cr_assert_eq(rs.r[0].vlen, 32);
+    uint64_t h;
+    int64_t ts;
+    memcpy(&h, rs.r[0].value, 8);
+    memcpy(&ts, rs.r[0].value + 8, 8);
+    cr_assert(h == 11 && ts == 100);
+    memcpy(&h, rs.r[0].value + 16, 8);
+    memcpy(&ts, rs.r[0].value + 24, 8);
+    cr_assert(h == 22 && ts == 200);
+    struct rec seg0 = rs.r[0];
+    /* a later id: segment 1; nothing new: no segment */
+    rs.n = 0;
+    cr_assert(!eddy__dedup_seen(s, 33, 900, 900, &err));
+    cr_assert_eq(eddy__dedup_changes(s, 900, &ch), EDDY_OK);
+    cr_assert_eq(eddy__dedup_changes(s, 900, &ch), EDDY_OK);
+    cr_assert_eq(rs.n, 1);
+    cr_assert_eq(rs.r[0].key[8], 1);
+    struct rec seg1 = rs.r[0];
+    /* a fresh store loads both segments and a format-1 id, continues the
+     * sequence after the largest, and knows the ids */
+    struct eddy_dedup_store *t;
+    cr_assert_eq(eddy__dedup_new(1000, &t), EDDY_OK);
+    uint64_t old_hash = 44;
+    int64_t old_ts = 950;
+    cr_assert_eq(eddy__dedup_load(t, seg0.key, 9, seg0.value, seg0.vlen, 950), EDDY_OK);
+    cr_assert_eq(eddy__dedup_load(t, seg1.key, 9, seg1.value, seg1.vlen, 950), EDDY_OK);
+    cr_assert_eq(eddy__dedup_load(t, &old_hash, 8, &old_ts, 8, 950), EDDY_OK);
+    cr_assert_eq(eddy__dedup_load(t, "X", 1, "", 0, 950), EDDY_EPARSE);
+    cr_assert_eq(eddy__dedup_load(t, seg0.key, 9, seg0.value, 31, 950), EDDY_EPARSE);
+    cr_assert(eddy__dedup_seen(t, 22, 950, 950, &err));
+    cr_assert(eddy__dedup_seen(t, 33, 950, 950, &err));
+    cr_assert(eddy__dedup_seen(t, 44, 950, 950, &err));
+    rs.n = 0;
+    cr_assert_eq(eddy__dedup_changes(t, 950, &ch), EDDY_OK); /* starts recording */
+    cr_assert_eq(rs.n, 0);
+    /* at 1250 segment 0 (newest id 200) has expired: deleted; at 2000 all */
+    cr_assert(!eddy__dedup_seen(t, 55, 1250, 1250, &err));
+    cr_assert_eq(eddy__dedup_changes(t, 1250, &ch), EDDY_OK);
+    cr_assert_eq(rs.n, 2);
+    cr_assert(!rs.r[0].del && rs.r[0].key[8] == 2); /* the new segment: seq 2 */
+    cr_assert(rs.r[1].del && rs.r[1].klen == 9 && rs.r[1].key[8] == 0);
+    rs.n = 0;
+    cr_assert_eq(eddy__dedup_changes(t, 3000, &ch), EDDY_OK);
+    cr_assert_eq(rs.n, 3); /* segments 1 and 2, and the format-1 id */
+    cr_assert(rs.r[0].del && rs.r[0].key[8] == 1);
+    cr_assert(rs.r[1].del && rs.r[1].key[8] == 2);
+    cr_assert(rs.r[2].del && rs.r[2].klen == 8 && memcmp(rs.r[2].key, &old_hash, 8) == 0);
+    eddy__dedup_free(s);
+    eddy__dedup_free(t);
+}

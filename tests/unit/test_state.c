@@ -717,3 +717,104 @@ Test(state, column_families_that_are_not_stores_are_kept_but_not_listed)
     eddy_buf_release(&buf);
     eddy__state_close(st);
 }
+
+/* ---- pending (committed, not yet written) changes: state/pending.h ---- */
+
+#include "state/pending.h"
+
+static struct eddy_store *pending_store;
+
+static struct eddy_store *only_store(void *ctx, size_t s, int32_t p)
+{
+    return s == 0 && p == 1 ? pending_store : NULL;
+}
+
+static int64_t offset_of(void *ctx, size_t s, int32_t p)
+{
+    return s == 0 && p == 1 ? *(int64_t *)ctx : -1;
+}
+
+/* key: window start (8 order-preserving bytes) then a name */
+static size_t wkey(unsigned char *out, int64_t start, const char *name)
+{
+    eddy__be64_put(out, start);
+    memcpy(out + 8, name, strlen(name));
+    return 8 + strlen(name);
+}
+
+static void expect_value(struct eddy_store *s, int64_t start, const char *name,
+                         const char *want)
+{
+    unsigned char k[64];
+    size_t kl = wkey(k, start, name);
+    struct eddy_buf v;
+    eddy_buf_init(&v);
+    bool found = false;
+    cr_assert_eq(eddy__store_get(s, k, kl, &v, &found), EDDY_OK);
+    if (!want)
+        cr_assert(!found, "%s of window %lld should be gone", name, (long long)start);
+    else
+        cr_assert(found && v.len == strlen(want) && memcmp(v.data, want, v.len) == 0,
+                  "%s of window %lld: want %s", name, (long long)start, want);
+    eddy_buf_release(&v);
+}
+
+static void put(struct eddy_pending *pd, int64_t start, const char *name, const char *value)
+{
+    unsigned char k[64];
+    size_t kl = wkey(k, start, name);
+    cr_assert_eq(eddy__pending_put(pd, 0, 1, k, kl, value, value ? strlen(value) : 0), EDDY_OK);
+}
+
+Test(state, pending_changes_fold_and_flush)
+{
+    struct eddy_state *st = open_state();
+    pending_store = store(st, "w", 1);
+    struct eddy_state_batch *b;
+    cr_assert_eq(eddy__state_batch_new(&b), EDDY_OK);
+    struct eddy_pending *pd;
+    cr_assert_eq(eddy__pending_new(2, 3, &pd), EDDY_OK);
+    int64_t next = 10;
+    put(pd, 60000, "a", "1");
+    put(pd, 120000, "b", "2");
+    cr_assert_eq(eddy__pending_commit(pd, offset_of, &next), EDDY_OK);
+    expect_value(pending_store, 60000, "a", NULL); /* nothing written before a flush */
+    cr_assert_eq(eddy__pending_flush(pd, st, b, -1, only_store, NULL), EDDY_OK);
+    expect_value(pending_store, 60000, "a", "1");
+    expect_value(pending_store, 120000, "b", "2");
+    int64_t cp;
+    cr_assert_eq(eddy__store_checkpoint(pending_store, &cp), EDDY_OK);
+    cr_assert_eq(cp, 10);
+    /* an aborted transaction leaves nothing */
+    put(pd, 60000, "a", "aborted");
+    put(pd, 120000, "c", "aborted");
+    eddy__pending_abort(pd);
+    /* committed: a rewritten twice (the newest wins), window 120000 closed
+     * (b goes, c never existed), then d written into it again; e deleted */
+    put(pd, 60000, "a", "3");
+    put(pd, 60000, "e", "5");
+    cr_assert_eq(eddy__pending_commit(pd, offset_of, &next), EDDY_OK);
+    put(pd, 60000, "a", "4");
+    put(pd, 120000, "c", "6");
+    cr_assert_eq(eddy__pending_closed(pd, 0, 1, 120000), EDDY_OK);
+    put(pd, 120000, "d", "7");
+    put(pd, 60000, "e", NULL);
+    next = 20;
+    cr_assert_eq(eddy__pending_commit(pd, offset_of, &next), EDDY_OK);
+    cr_assert_eq(eddy__pending_keys(pd), 3); /* a, e (a delete), d */
+    cr_assert_eq(eddy__pending_flush(pd, st, b, -1, only_store, NULL), EDDY_OK);
+    cr_assert_eq(eddy__pending_keys(pd), 0);
+    expect_value(pending_store, 60000, "a", "4");
+    expect_value(pending_store, 60000, "e", NULL);
+    expect_value(pending_store, 120000, "b", NULL);
+    expect_value(pending_store, 120000, "c", NULL);
+    expect_value(pending_store, 120000, "d", "7");
+    cr_assert_eq(eddy__store_checkpoint(pending_store, &cp), EDDY_OK);
+    cr_assert_eq(cp, 20);
+    /* bad store or partition */
+    cr_assert_eq(eddy__pending_put(pd, 2, 0, "k", 1, "v", 1), EDDY_EINVAL);
+    cr_assert_eq(eddy__pending_closed(pd, 0, 3, 0), EDDY_EINVAL);
+    eddy__pending_free(pd);
+    eddy__state_batch_free(b);
+    eddy__state_close(st);
+}
