@@ -575,7 +575,9 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     kt->opened_ns = started;
     /* one changelog reader for the engine's life: a new client costs about
      * half a second of connection and metadata before its first record */
-    eddy_err_t err = e->reader ? EDDY_OK : eddy__kreader_new(&e->conf, &e->reader);
+    eddy_err_t err = EDDY_OK;
+    if (!e->reader && !(err = eddy__kreader_new(&e->conf, &e->reader)))
+        eddy__kreader_warm(e->reader, (const char *const *)e->changelogs, e->n_stores);
     for (size_t s = 0; !err && s < e->n_stores; s++)
         err = restore_store_retrying(e, e->reader, s, partition, &kt->stores[s]);
     if (!err)

@@ -493,6 +493,22 @@ void eddy__kreader_quiet(struct eddy_kreader *reader)
     reader->quiet = true;
 }
 
+void eddy__kreader_warm(struct eddy_kreader *reader, const char *const *topics, size_t n)
+{
+    /* one metadata request for all of them: a topic the client has not seen
+     * otherwise costs about half a second on its first read */
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(reader->rk, topics[i], NULL);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(reader->rk, 0, NULL, &md, WATERMARK_TIMEOUT_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md)
+        rd_kafka_metadata_destroy(md);
+}
+
 eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader **out)
 {
     struct eddy_kreader *reader = eddy_calloc(1, sizeof *reader);

@@ -104,6 +104,9 @@ void eddy__kreader_free(struct eddy_kreader *reader);
 /* Logs progress, summaries and a missing topic at DEBUG: for readers that
  * poll a small topic (the instance directory, serve/serve.h). */
 void eddy__kreader_quiet(struct eddy_kreader *reader);
+/* Fetches the metadata of @topics in one request (the first read of a topic
+ * the client has not seen otherwise waits about half a second for it). */
+void eddy__kreader_warm(struct eddy_kreader *reader, const char *const *topics, size_t n);
 /* Same contract as eddy__kafka_read_partition below, on @reader's client. */
 eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, int32_t partition,
                               int64_t from_offset,
