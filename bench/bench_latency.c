@@ -17,21 +17,29 @@
  * Probes: every --probe-ms (default 10) the producer loop also sends one
  * service-log event of service "probe-<n>" (a new group key each time,
  * keyed like the load, so probes spread over every input partition) whose
- * timestamp is its wall-clock send time t. A probe is never sent in the
- * first millisecond of a second (its update would then depend on the order
- * of records at the boundary). Its first output row (an intermediate update,
- * emit {updates: 1s}) can exist only once its partition's stream time reaches
- * the next multiple of 1 s after t, B = (floor(t / 1 s) + 1) s, and becomes
- * readable when eddy's transaction holding it commits. A consumer thread
- * reads the output topic (read_committed, every partition from the start,
- * fetch.wait.max.ms --fetch-wait-ms, default 10, which bounds the error this
- * consumer adds) and notes, for each probe, the wall time r at which its
- * first row arrived. Two distributions over the probes sent after the
- * warm-up:
- *   latency       r - t   what a reader sees (includes the wait for B);
- *   after_update  r - B   eddy's share: from the earliest moment the update
- *                         could be made to it being readable (poll, process,
- *                         commit interval, transaction commit, fetch).
+ * timestamp is its wall-clock send time t. Its first output row (an
+ * intermediate update, emit {updates: 1s}) is emitted when its partition's
+ * stream time crosses a multiple of 1 s, and becomes readable when eddy's
+ * transaction holding it commits. eddy aggregates a record, then advances
+ * stream time to it and emits updates, so the earliest moment U at which
+ * the update can exist is known from the order of records in the
+ * partition: U = t when the probe itself crosses the boundary (no earlier
+ * record of its partition has a time in [floor(t / 1 s) s, t]), else the
+ * next boundary, U = (floor(t / 1 s) + 1) s, which a later record crosses.
+ * To know that order this program partitions every record itself with
+ * librdkafka's murmur2_random partitioner (what `eddy gen --topic` and
+ * eddy's producers use) and remembers the latest event time sent to each
+ * partition. A consumer thread reads the output topic (read_committed,
+ * every partition from the start, fetch.wait.max.ms --fetch-wait-ms,
+ * default 10, which bounds the delay this reader adds) and notes, for each
+ * probe, the wall time r at which its first row arrived. Two distributions
+ * over the probes sent after the warm-up:
+ *   latency       r - t   what a reader sees (includes the wait for the
+ *                         next boundary: 500 ms on average, up to 1 s);
+ *   after_update  r - U   eddy's share: from the earliest moment the update
+ *                         could be made to it being readable (fetch,
+ *                         process, the rest of the commit interval, the
+ *                         transaction commit, the reader's fetch).
  * Probes not seen --drain seconds (default 30) after the load stops are
  * reported as missing (never counted as fast).
  *
@@ -41,9 +49,8 @@
  *          upd_p50_ms= upd_p90_ms= upd_p99_ms= upd_p999_ms= upd_max_ms=
  * rate is events produced per second of the measured period (probes
  * excluded). --samples PATH writes one line per measured probe:
- * "n t_us B_ms r_us" (r_us -1 when missing).
+ * "n t_us U_us r_us" (r_us -1 when missing).
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -55,6 +62,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec/timestamp.h"
 #include "core/time.h"
 #include "gen/gen.h"
 #include "sink/kafka.h"
@@ -62,7 +70,8 @@
 #define PROBE_PREFIX "probe-"
 
 struct probe {
-    int64_t sent_us;             /* wall clock at send (µs); 0 = not sent */
+    int64_t sent_us;             /* wall clock at send (µs) = event time */
+    int64_t update_us;           /* earliest moment its update can be emitted */
     _Atomic int64_t received_us; /* wall clock of the first result row; 0 = none yet */
 };
 
@@ -75,6 +84,9 @@ struct options {
 struct bench {
     struct options opt;
     struct eddy_kproducer *producer;
+    rd_kafka_topic_t *input_topic; /* for the partitioner */
+    int32_t n_partitions;
+    int64_t *partition_time; /* latest event time sent to each input partition (ms) */
     struct probe *probes;
     uint32_t n_probes, max_probes, first_measured; /* probes [first_measured, n_probes) count */
     int64_t start_ns, warm_ns, end_ns, next_probe_ns;
@@ -105,11 +117,39 @@ static int64_t wall_us(void)
 
 /* ---- probes and load (producer thread = main thread) ---- */
 
+/* Partition of @key as the producer's murmur2_random partitioner picks it. */
+static int32_t partition_of(const struct bench *b, const char *key, size_t len)
+{
+    return rd_kafka_msg_partitioner_murmur2_random(b->input_topic, key, len, b->n_partitions, NULL,
+                                                   NULL);
+}
+
+/* Sends a record to its partition, noting the partition's latest event time. */
+static eddy_err_t send_record(struct bench *b, const char *key, size_t klen, const char *value,
+                              size_t vlen, int64_t event_ms)
+{
+    int32_t p = partition_of(b, key, klen);
+    if (event_ms > b->partition_time[p])
+        b->partition_time[p] = event_ms;
+    return eddy__kproducer_send(b->producer, b->opt.input, p, key, klen, value, vlen);
+}
+
+/* Event time of a generated service log (its "timestamp"), or -1. */
+static int64_t event_time_of(const char *value, size_t len)
+{
+    static const char needle[] = "\"timestamp\":\"";
+    const char *hit = memmem(value, len, needle, sizeof needle - 1);
+    if (!hit)
+        return -1;
+    const char *start = hit + sizeof needle - 1;
+    const char *end = memchr(start, '"', len - (size_t)(start - value));
+    int64_t ms;
+    return end && eddy__ts_parse_rfc3339(start, (size_t)(end - start), &ms) ? ms : -1;
+}
+
 static eddy_err_t send_probe(struct bench *b)
 {
     int64_t now_us = wall_us();
-    if ((now_us / 1000) % 1000 == 0)
-        return EDDY_OK; /* on a 1 s boundary: try again at the next event */
     if (b->n_probes == b->max_probes)
         return EDDY_OK;
     uint32_t n = b->n_probes++;
@@ -122,13 +162,15 @@ static eddy_err_t send_probe(struct bench *b)
                         "\"tenant_id\":\"t-probe\",\"tenant_tier\":\"free\",\"region\":\"NA\","
                         "\"endpoint\":\"/probe\",\"user_id\":\"u-probe\",\"bytes_out\":1}",
                         key, ts, key);
+    int64_t t_ms = now_us / 1000, second_ms = t_ms - t_ms % 1000;
+    bool crosses = b->partition_time[partition_of(b, key, (size_t)klen)] < second_ms;
     b->probes[n].sent_us = now_us;
+    b->probes[n].update_us = crosses ? now_us : (second_ms + 1000) * 1000;
     int64_t interval = (int64_t)b->opt.probe_ms * 1000000, now = eddy_mono_ns();
     b->next_probe_ns += interval;
     if (b->next_probe_ns < now) /* the loop stalled: no burst of probes to catch up */
         b->next_probe_ns = now + interval;
-    return eddy__kproducer_send(b->producer, b->opt.input, -1, key, (size_t)klen, value,
-                                (size_t)vlen);
+    return send_record(b, key, (size_t)klen, value, (size_t)vlen, t_ms);
 }
 
 static eddy_err_t emit_event(void *ctx, const char *key, size_t key_len, const char *value,
@@ -153,8 +195,14 @@ static eddy_err_t emit_event(void *ctx, const char *key, size_t key_len, const c
     eddy_err_t err = EDDY_OK;
     if (now >= b->next_probe_ns && !b->measured)
         err = send_probe(b);
+    int64_t event_ms = event_time_of(value, value_len);
+    if (!err && event_ms < 0) {
+        fprintf(stderr, "bench_latency: no timestamp in a generated event: %.*s\n", (int)value_len,
+                value);
+        err = EDDY_EINVAL;
+    }
     if (!err)
-        err = eddy__kproducer_send(b->producer, b->opt.input, -1, key, key_len, value, value_len);
+        err = send_record(b, key, key_len, value, value_len, event_ms);
     if (!err && (++b->produced & 1023) == 0)
         rd_kafka_poll(eddy__kproducer_handle(b->producer), 0); /* delivery reports */
     return err;
@@ -328,7 +376,7 @@ static void drain(struct bench *b)
 
 static int report(struct bench *b)
 {
-    size_t measured = b->n_probes - b->first_measured, n = 0;
+    size_t measured = b->n_probes - b->first_measured, n = 0, crossed = 0;
     int64_t *lat = calloc(measured + 1, sizeof *lat), *upd = calloc(measured + 1, sizeof *upd);
     FILE *samples = b->opt.samples ? fopen(b->opt.samples, "w") : NULL;
     if (!lat || !upd || (b->opt.samples && !samples)) {
@@ -337,14 +385,15 @@ static int report(struct bench *b)
     }
     for (uint32_t i = b->first_measured; i < b->n_probes; i++) {
         int64_t t = b->probes[i].sent_us, r = atomic_load(&b->probes[i].received_us);
-        int64_t boundary_ms = (t / 1000000 + 1) * 1000;
+        int64_t u = b->probes[i].update_us;
+        crossed += u == t;
         if (samples)
-            fprintf(samples, "%" PRIu32 " %" PRId64 " %" PRId64 " %" PRId64 "\n", i, t, boundary_ms,
+            fprintf(samples, "%" PRIu32 " %" PRId64 " %" PRId64 " %" PRId64 "\n", i, t, u,
                     r ? r : -1);
         if (!r)
             continue;
         lat[n] = r - t;
-        upd[n++] = r - boundary_ms * 1000;
+        upd[n++] = r - u;
     }
     if (samples)
         fclose(samples);
@@ -359,6 +408,7 @@ static int report(struct bench *b)
            atomic_load(&b->rows), atomic_load(&b->updates));
     print_dist("latency", &dl, n);
     print_dist("after_update", &du, n);
+    printf("(%zu probes crossed a 1 s boundary themselves: U = t for them)\n", crossed);
     if (n < measured)
         printf("MISSING: %zu probes had no result row %d s after the load stopped\n", measured - n,
                b->opt.drain);
@@ -436,6 +486,16 @@ int main(int argc, char **argv)
     pthread_t reader;
     if (!b.probes || consumer_start(&b) || eddy__kproducer_new(&kconf, NULL, &b.producer))
         return 1;
+    rd_kafka_t *rk = eddy__kproducer_handle(b.producer);
+    b.input_topic = rd_kafka_topic_new(rk, b.opt.input, NULL);
+    b.n_partitions = partition_count(rk, b.opt.input);
+    if (!b.input_topic || b.n_partitions <= 0) {
+        fprintf(stderr, "bench_latency: input topic '%s' not found\n", b.opt.input);
+        return 1;
+    }
+    b.partition_time = calloc((size_t)b.n_partitions, sizeof *b.partition_time);
+    if (!b.partition_time)
+        return 1;
     if (pthread_create(&reader, NULL, consume, &b)) {
         fprintf(stderr, "bench_latency: cannot start the reader thread\n");
         return 1;
@@ -465,7 +525,9 @@ int main(int argc, char **argv)
     int rc = err ? 1 : report(&b);
     rd_kafka_consumer_close(b.consumer);
     rd_kafka_destroy(b.consumer);
+    rd_kafka_topic_destroy(b.input_topic);
     eddy__kproducer_free(b.producer);
+    free(b.partition_time);
     free(b.probes);
     return rc;
 }

@@ -17,8 +17,10 @@ tokens without '=' are ignored, so a line may carry a prefix.
                upd_max_ms=] [rate=N] [label=TEXT]
       one series of the latency chart: end-to-end latency at each percentile
       (the last line of bench/latency.sh has this form). The upd_* values
-      (bench/latency.sh: from the 1 s update boundary to readable) are drawn
-      as a dashed series beside it. Missing percentiles are skipped.
+      (bench/latency.sh: from the moment the update could exist to readable)
+      are drawn as a dashed series beside it. A later line with the same
+      engine, label and target_rate replaces an earlier one. Missing
+      percentiles are skipped.
 
 Writes a PNG (default bench-results.png): the throughput bars on the left,
 the latency percentiles (log scale, ms) on the right; either panel is left
@@ -136,7 +138,7 @@ def draw_latency(ax, rows):
         xs, ys = series(row, "upd_")
         if xs:
             ax.plot(xs, ys, "s--", color=f"C{i}", alpha=0.6,
-                    label=f"{label}: 1 s update boundary → readable")
+                    label=f"{label}: update possible → readable")
         for x, y in zip(xs, ys) if annotate else ():
             ax.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, -12),
                         ha="center", fontsize=8, color=f"C{i}", alpha=0.8)

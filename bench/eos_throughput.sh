@@ -72,5 +72,6 @@ eos_term exactly_once
 printf '%-14s %10s %12s\n' mode events events/s
 for mode in exactly_once at_least_once; do
     printf '%-14s %10d %12d\n' "$mode" "$count" "${rate[$mode]}"
+    echo "kind=throughput engine=eddy_kafka_${mode/exactly_once/eos} label=\"eddy Kafka, ${mode//_/ }\" events_per_s=${rate[$mode]}"
 done
 eos_pass "throughput measured"

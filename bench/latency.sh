@@ -8,7 +8,9 @@
 # partitions, PARTITIONS=N to change), output <name>-out, where <name> is
 # latency-<epoch>-<pid>. One eddy instance runs bench/latency.d/service_1m.yaml
 # (service-health's per-service aggregation, emit {updates: 1s}) with the
-# default commit interval of 100 ms (COMMIT_MS=N to change) and --http.
+# default commit interval of 100 ms (COMMIT_MS=N to change) and --http
+# (TOPOLOGY=FILE runs another topology with the same NAME/INPUT placeholders
+# and a service_1m-like aggregation writing to NAME-out).
 # Once it is ready, bench_latency (bench/bench_latency.c) produces generated
 # service logs with live timestamps at RATE events/s and every 10 ms a probe
 # event of a new service "probe-<n>" stamped with its send time t, and reads
@@ -19,11 +21,16 @@
 #                        next 1 s boundary of stream time, since an update
 #                        is emitted only when stream time crosses a multiple
 #                        of 1 s (on average 500 ms, at most 1 s);
-#   after_update  r - B  where B is that boundary (the first multiple of 1 s
-#                        after t): eddy's own share, from the earliest moment
-#                        the update could exist to it being readable (input
-#                        fetch, processing, the rest of the commit interval,
-#                        the transaction commit, the reader's fetch).
+#   after_update  r - U  where U is the earliest moment the update holding
+#                        the probe can exist: that boundary, or t itself when
+#                        the probe is the record of its partition that
+#                        crosses a boundary (bench_latency knows: it
+#                        partitions every record itself). eddy's own share,
+#                        from U to readable: input fetch, processing, the
+#                        rest of the commit interval, the transaction commit,
+#                        the reader's fetch. Probes of one partition that
+#                        wait for the same boundary share one update, so
+#                        this has about 4 distinct values per second.
 # plus the achieved input rate (producer side, and what eddy read), eddy's CPU
 # (cores, over the measured period) and peak RSS, the broker's and the load
 # generator's CPU (they share the machine), eddy's commit duration from
@@ -60,7 +67,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 metrics() { curl -sf "http://127.0.0.1:$port/metrics"; }
 
 timeout 120 "$kafka" create-topic "$name-in" --partitions "$partitions" >/dev/null
-sed "s/NAME/$name/g; s/INPUT/$name-in/" "$root/bench/latency.d/service_1m.yaml" >"$tmp/topology.yaml"
+sed "s/NAME/$name/g; s/INPUT/$name-in/" "${TOPOLOGY:-$root/bench/latency.d/service_1m.yaml}" \
+    >"$tmp/topology.yaml"
 "$build/eddy" run "$tmp/topology.yaml" --bootstrap "$bootstrap" --state-dir "$tmp/state" \
     --instance a --commit-interval-ms "$commit_ms" --http "127.0.0.1:$port" 2>"$tmp/eddy.log" &
 eddy_pid=$!

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark of eddy, each against a baseline measured in
 # the same run (these machines are shared and noisy: compare ratios).
+# Everything is also written to bench/out/results.txt, and bench/chart.py
+# draws bench/out/chart.png from its kind=throughput / kind=latency lines.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$root/bench/out"
+exec > >(tee "$root/bench/out/results.txt") 2>&1
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== aggregates and sketches (bench_agg)"
 "$build/bench_agg"
@@ -18,3 +22,9 @@ echo "-- a hot tenant through the repartition topic (bench/skew.sh)"
 "$root/bench/skew.sh" "$build" 300000
 echo "== interactive queries on a busy topology (bench/query_latency.sh)"
 "$root/bench/query_latency.sh" "$build" 30 50000
+echo "-- end-to-end latency at a fixed rate, exactly once (bench/latency.sh)"
+"$root/bench/latency.sh" 100000 60 "$build"
+echo "-- side by side with Kafka Streams (bench/compare-kstreams)"
+EDDY_BUILD="$build" "$root/bench/compare-kstreams" 2
+echo "== chart"
+python3 "$root/bench/chart.py" "$root/bench/out/results.txt" -o "$root/bench/out/chart.png"

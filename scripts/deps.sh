@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config
           librdkafka-dev librocksdb-dev libjansson-dev liblz4-dev libyaml-dev zlib1g-dev
           libcriterion-dev clang libclang-rt-14-dev kcat maven default-jre-headless
-          python3 python3-yaml time bc jq libmicrohttpd-dev libcurl4-openssl-dev chromium curl)
+          python3 python3-yaml python3-matplotlib time bc jq libmicrohttpd-dev libcurl4-openssl-dev
+          chromium curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
