@@ -119,15 +119,39 @@ void eddy_buf_json_str(struct eddy_buf *buf, const char *s, size_t len)
 
 void eddy_buf_json_i64(struct eddy_buf *buf, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    eddy_buf_append(buf, tmp, (size_t)n);
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    eddy_buf_append(buf, p, (size_t)(tmp + sizeof tmp - p));
 }
+
+/* Formatting a double exactly (the shortest of %.15g, %.16g, %.17g that
+ * reads back as the same double) takes up to three snprintf and strtod
+ * calls; result rows repeat values a lot (sketch quantiles are bin values),
+ * so each thread remembers recent ones. */
+struct num_text {
+    uint64_t bits;
+    uint8_t len; /* 0: empty */
+    char text[31];
+};
+static _Thread_local struct num_text num_cache[512];
 
 void eddy_buf_json_num(struct eddy_buf *buf, double v)
 {
     if (!isfinite(v)) {
         eddy_buf_puts(buf, "null");
+        return;
+    }
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    struct num_text *c = &num_cache[(bits * 0x9e3779b97f4a7c15ULL) >> 55];
+    if (c->len && c->bits == bits) {
+        eddy_buf_append(buf, c->text, c->len);
         return;
     }
     char tmp[40];
@@ -137,7 +161,11 @@ void eddy_buf_json_num(struct eddy_buf *buf, double v)
         if (strtod(tmp, NULL) == v)
             break;
     }
-    /* keep numbers recognisable as non-integers only when they are */
+    if (n > 0 && (size_t)n < sizeof c->text) {
+        c->bits = bits;
+        c->len = (uint8_t)n;
+        memcpy(c->text, tmp, (size_t)n);
+    }
     eddy_buf_append(buf, tmp, (size_t)n);
 }
 

@@ -107,14 +107,49 @@ size_t eddy_time_format(int64_t ms, char *out)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int n;
-    if (millis)
-        n = snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-                     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)millis);
-    else
-        n = snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
-                     (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-    return n < 0 ? 0 : (size_t)n;
+    if (y < 0 || y > 9999) { /* outside 4-digit years: the general path */
+        int n;
+        if (millis)
+            n = snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+                         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)millis);
+        else
+            n = snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
+                         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+        return n < 0 ? 0 : (size_t)n;
+    }
+    /* every result row carries two of these: digits by hand, not snprintf */
+    unsigned h = (unsigned)(sod / 3600), mi = (unsigned)(sod / 60 % 60), se = (unsigned)(sod % 60);
+    unsigned yy = (unsigned)y;
+    char *o = out;
+    *o++ = (char)('0' + yy / 1000);
+    *o++ = (char)('0' + yy / 100 % 10);
+    *o++ = (char)('0' + yy / 10 % 10);
+    *o++ = (char)('0' + yy % 10);
+    *o++ = '-';
+    *o++ = (char)('0' + m / 10);
+    *o++ = (char)('0' + m % 10);
+    *o++ = '-';
+    *o++ = (char)('0' + d / 10);
+    *o++ = (char)('0' + d % 10);
+    *o++ = 'T';
+    *o++ = (char)('0' + h / 10);
+    *o++ = (char)('0' + h % 10);
+    *o++ = ':';
+    *o++ = (char)('0' + mi / 10);
+    *o++ = (char)('0' + mi % 10);
+    *o++ = ':';
+    *o++ = (char)('0' + se / 10);
+    *o++ = (char)('0' + se % 10);
+    if (millis) {
+        unsigned ms3 = (unsigned)millis;
+        *o++ = '.';
+        *o++ = (char)('0' + ms3 / 100);
+        *o++ = (char)('0' + ms3 / 10 % 10);
+        *o++ = (char)('0' + ms3 % 10);
+    }
+    *o++ = 'Z';
+    *o = '\0';
+    return (size_t)(o - out);
 }
 
 int64_t eddy_now_ms(void)

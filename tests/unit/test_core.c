@@ -96,6 +96,14 @@ Test(core, time_format)
     cr_expect_str_eq(out, "1970-01-01T00:00:00Z");
     eddy_time_format(951782400000LL, out); /* leap day 2000 */
     cr_expect_str_eq(out, "2000-02-29T00:00:00Z");
+    cr_expect_eq(eddy_time_format(253402300799999LL, out), 24); /* the last 4-digit ms */
+    cr_expect_str_eq(out, "9999-12-31T23:59:59.999Z");
+    eddy_time_format(253402300800000LL, out); /* year 10000: the general path */
+    cr_expect_str_eq(out, "10000-01-01T00:00:00Z");
+    eddy_time_format(-1, out);
+    cr_expect_str_eq(out, "1969-12-31T23:59:59.999Z");
+    eddy_time_format(1746007269007LL, out);
+    cr_expect_str_eq(out, "2025-04-30T10:01:09.007Z");
     cr_expect_eq(eddy_days_from_civil(2025, 4, 30), 20208);
 }
 
