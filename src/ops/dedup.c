@@ -157,6 +157,7 @@ bool eddy__dedup_seen(struct eddy_dedup_store *s, uint64_t id_hash, int64_t ts,
 }
 
 /* Segment keys: 'S' then the sequence number, 8 bytes big-endian. */
+#define SEGMENT_IDS 8192
 static void segment_key(unsigned char key[9], uint64_t seq)
 {
     key[0] = 'S';
@@ -173,8 +174,11 @@ eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *s, int64_t stream_time,
         s->journaling = true;
         return EDDY_OK;
     }
-    if (s->n_journal) {
-        size_t len = s->n_journal * 16;
+    /* at most SEGMENT_IDS ids (128 KB) per record: far below the broker's
+     * default 1 MB message limit however many ids a commit brings */
+    for (size_t first = 0; first < s->n_journal; first += SEGMENT_IDS) {
+        size_t n = s->n_journal - first < SEGMENT_IDS ? s->n_journal - first : SEGMENT_IDS;
+        size_t len = n * 16;
         if (len > s->cap_scratch) {
             unsigned char *p = eddy_realloc(s->scratch, len);
             if (!p)
@@ -183,10 +187,11 @@ eddy_err_t eddy__dedup_changes(struct eddy_dedup_store *s, int64_t stream_time,
             s->cap_scratch = len;
         }
         int64_t max_ts = INT64_MIN;
-        for (size_t i = 0; i < s->n_journal; i++) {
-            memcpy(s->scratch + 16 * i, &s->journal[i].hash, 8);
-            memcpy(s->scratch + 16 * i + 8, &s->journal[i].ts, 8);
-            max_ts = s->journal[i].ts > max_ts ? s->journal[i].ts : max_ts;
+        for (size_t i = 0; i < n; i++) {
+            const struct journal_entry *j = &s->journal[first + i];
+            memcpy(s->scratch + 16 * i, &j->hash, 8);
+            memcpy(s->scratch + 16 * i + 8, &j->ts, 8);
+            max_ts = j->ts > max_ts ? j->ts : max_ts;
         }
         if (!eddy_array_reserve(&s->segments, &s->cap_segments, s->n_segments + 1,
                                 sizeof *s->segments, 64))

@@ -41,8 +41,9 @@ size_t eddy__dedup_size(const struct eddy_dedup_store *store);
 /*
  * Persistence (Kafka mode). eddy__dedup_changes() hands over, as puts of
  * state keys (value NULL: delete the key):
- *   - the ids remembered or re-timed since the previous call, as one
- *     segment: key 'S' + 8-byte big-endian sequence number (per store,
+ *   - the ids remembered or re-timed since the previous call, as segments
+ *     of at most 8192 ids (128 KB, well under a broker's message limit):
+ *     key 'S' + 8-byte big-endian sequence number (per store,
  *     continuing after the largest loaded), value the ids as 16-byte
  *     entries (hash, then event time, 8 bytes little-endian each) - one
  *     record per commit however many ids, instead of one per id (at 100k

@@ -179,6 +179,13 @@ struct eddy_kproducer {
     size_t last_pos; /* index of the last hit, the common case */
     unsigned long n_failed;
     char first_failure[384];
+    /* a delivery failed for a reason retrying rarely fixes (a record over
+     * the broker's size limit, no authorization): after GIVE_UP_AFTER such
+     * transactions in a row, give up instead of aborting and replaying the
+     * same records forever */
+    bool permanent;
+    unsigned permanent_streak;
+    char permanent_what[384];
 };
 
 static struct position *position_find(struct eddy_kproducer *p, const char *topic,
@@ -229,6 +236,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
         position_record(p, topic, msg->partition, msg->offset);
         return;
     }
+    if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+        msg->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+        msg->err == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+        msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        msg->err == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+        snprintf(p->permanent_what, sizeof p->permanent_what, "%s[%d]: %s", topic,
+                 (int)msg->partition, rd_kafka_err2str(msg->err));
+        p->permanent = true;
+    }
     if (p->n_failed++ == 0) {
         snprintf(p->first_failure, sizeof p->first_failure, "%s[%d]: %s", topic,
                  (int)msg->partition, rd_kafka_err2str(msg->err));
@@ -239,6 +255,24 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
                      : EDDY_LOG_WARN,
                  SUBSYS, "delivery failed to %s", p->first_failure);
     }
+}
+
+#define GIVE_UP_AFTER 5
+
+/* A transaction failed for a permanent-looking reason: true (after logging)
+ * once that happened GIVE_UP_AFTER times in a row. */
+static bool give_up(struct eddy_kproducer *p)
+{
+    if (!p->permanent)
+        return false;
+    p->permanent = false;
+    if (++p->permanent_streak < GIVE_UP_AFTER)
+        return false;
+    eddy_log(EDDY_LOG_ERROR, SUBSYS,
+             "delivery to %s failed %d transactions in a row; retrying cannot fix it (check "
+             "the broker's and topic's max.message.bytes and the ACLs): stopping",
+             p->permanent_what, GIVE_UP_AFTER);
+    return true;
 }
 
 static void failures_clear(struct eddy_kproducer *p)
@@ -463,6 +497,9 @@ eddy_err_t eddy__kproducer_send(struct eddy_kproducer *p, const char *topic, int
                 return EDDY_EINVAL;
             }
             /* The transaction entered an abortable error state. */
+            rd_kafka_poll(p->rk, 0); /* the delivery report that says why */
+            if (give_up(p))
+                return EDDY_EINVAL;
             eddy_log(EDDY_LOG_WARN, SUBSYS, "cannot send to %s: %s; aborting the transaction",
                      topic, rd_kafka_err2str(err));
             eddy_err_t abort_err = eddy__kproducer_abort(p);
@@ -509,8 +546,12 @@ static eddy_err_t commit_transactional(struct eddy_kproducer *p, rd_kafka_t *con
         err = txn_run(p, "commit_transaction", call_commit, NULL);
     if (err != EDDY_EKAFKA)
         p->in_txn = false;
-    if (!err)
+    if (!err) {
         failures_clear(p);
+        p->permanent_streak = 0;
+    } else if (err == EDDY_EAGAIN && give_up(p)) {
+        err = EDDY_EINVAL;
+    }
     return err;
 }
 
@@ -569,6 +610,8 @@ static eddy_err_t commit_idempotent(struct eddy_kproducer *p, rd_kafka_t *consum
                  rd_kafka_outq_len(p->rk), COMMIT_FLUSH_MS / 1000);
         return EDDY_EKAFKA;
     }
+    if (give_up(p))
+        return EDDY_EINVAL;
     if (p->n_failed) {
         eddy_log(EDDY_LOG_WARN, SUBSYS,
                  "%lu record(s) failed delivery, first to %s; not committing the input offsets",
@@ -576,6 +619,7 @@ static eddy_err_t commit_idempotent(struct eddy_kproducer *p, rd_kafka_t *consum
         failures_clear(p);
         return EDDY_EAGAIN;
     }
+    p->permanent_streak = 0;
     if (!offsets || offsets->cnt == 0)
         return EDDY_OK;
     return commit_consumer_offsets(consumer, offsets);

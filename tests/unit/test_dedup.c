@@ -169,3 +169,37 @@ Test(dedup, segments_persist_and_expire)
     eddy__dedup_free(s);
     eddy__dedup_free(t);
 }
+
+/* A commit with more ids than one segment holds writes several, each at
+ * most 8192 ids (128 KB: a broker's default message limit is 1 MB). */
+struct seg_lens {
+    size_t len[8];
+    size_t n;
+};
+
+static eddy_err_t seg_put(void *ctx, const void *key, size_t klen, const void *value,
+                          size_t vlen)
+{
+    struct seg_lens *sl = ctx;
+    cr_assert(sl->n < 8 && klen == 9 && value);
+    sl->len[sl->n++] = vlen;
+    return EDDY_OK;
+}
+
+Test(dedup, large_commits_split_into_segments)
+{
+    struct eddy_dedup_store *s;
+    eddy_err_t err;
+    cr_assert_eq(eddy__dedup_new(1000000, &s), EDDY_OK);
+    struct seg_lens sl = {.n = 0};
+    struct eddy_dedup_changes ch = {seg_put, &sl};
+    cr_assert_eq(eddy__dedup_changes(s, 0, &ch), EDDY_OK);
+    for (uint64_t id = 1; id <= 20000; id++)
+        cr_assert(!eddy__dedup_seen(s, id * 0x9e3779b97f4a7c15ULL, 100, 100, &err));
+    cr_assert_eq(eddy__dedup_changes(s, 100, &ch), EDDY_OK);
+    cr_assert_eq(sl.n, 3);
+    cr_assert_eq(sl.len[0], 8192 * 16);
+    cr_assert_eq(sl.len[1], 8192 * 16);
+    cr_assert_eq(sl.len[2], (20000 - 2 * 8192) * 16);
+    eddy__dedup_free(s);
+}

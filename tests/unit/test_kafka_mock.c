@@ -230,3 +230,26 @@ Test(kafka_mock, broker_down_for_3s_neither_crashes_nor_spins_and_then_delivers)
     cr_assert_eq(eddy__kproducer_next_offset(p, TOPIC, 0), 1010);
     eddy__kproducer_free(p);
 }
+
+/* A record the broker keeps refusing as too large: the caller's
+ * abort-and-replay would loop forever; after 5 transactions in a row the
+ * producer says so and gives up with EDDY_EINVAL. */
+Test(kafka_mock, a_record_refused_as_too_large_five_times_gives_up)
+{
+    struct eddy_kproducer *p = NULL;
+    cr_assert_eq(eddy__kproducer_new(&kconf, "mock-txn-too-large", &p), EDDY_OK);
+    eddy_err_t err = EDDY_OK;
+    int attempts = 0;
+    while (err != EDDY_EINVAL && attempts++ < 10) {
+        rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
+                                          RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        cr_assert_eq(eddy__kproducer_begin(p), EDDY_OK);
+        send_records(p, 2, 1);
+        err = eddy__kproducer_commit(p, NULL, NULL);
+        cr_assert(err == EDDY_EAGAIN || err == EDDY_EINVAL, "attempt %d: %s", attempts,
+                  eddy_err_name(err));
+    }
+    cr_assert_eq(err, EDDY_EINVAL);
+    cr_assert_eq(attempts, 5);
+    eddy__kproducer_free(p);
+}
