@@ -26,6 +26,8 @@
 #include "runtime/task.h"
 #include "state/be64.h"
 
+#include "kvmap.h"
+
 #ifndef EDDY_SOURCE_DIR
 #define EDDY_SOURCE_DIR "."
 #endif
@@ -665,59 +667,27 @@ Test(alert, revisions_replace_their_window_and_count_once)
 
 /* ---- persistence ---- */
 
-struct kv {
-    char store[32];
-    unsigned char key[64], value[256];
-    size_t key_len, value_len;
-};
-
+/* kvmap.h, counting the puts and deletes of the alerts store */
 struct kv_map {
-    struct kv items[64];
-    size_t n;
-    size_t puts, deletes; /* of the alerts store */
+    struct kvmap kvs;
+    size_t puts, deletes;
 };
 
-static eddy_err_t kv_put(void *ctx, const char *store, const void *key, size_t key_len,
-                         const void *value, size_t value_len)
+static eddy_err_t counted_put(void *ctx, const char *store, const void *key, size_t key_len,
+                              const void *value, size_t value_len)
 {
     struct kv_map *m = ctx;
-    cr_assert(key_len <= 64 && value_len <= 256, "%zu %zu", key_len, value_len);
     if (strcmp(store, EDDY_STORE_ALERTS) == 0) {
         m->puts += value != NULL;
         m->deletes += value == NULL;
     }
-    size_t i;
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->items[i].store, store) == 0 && m->items[i].key_len == key_len &&
-            memcmp(m->items[i].key, key, key_len) == 0)
-            break;
-    if (!value) {
-        if (i < m->n)
-            m->items[i] = m->items[--m->n];
-        return EDDY_OK;
-    }
-    if (i == m->n) {
-        cr_assert(m->n < 64);
-        m->n++;
-    }
-    snprintf(m->items[i].store, sizeof m->items[i].store, "%s", store);
-    memcpy(m->items[i].key, key, key_len);
-    m->items[i].key_len = key_len;
-    memcpy(m->items[i].value, value, value_len);
-    m->items[i].value_len = value_len;
-    return EDDY_OK;
+    return kv_put(&m->kvs, store, key, key_len, value, value_len);
 }
 
-static eddy_err_t kv_closed(void *ctx, const char *store, int64_t window_start)
+static eddy_err_t counted_closed(void *ctx, const char *store, int64_t window_start)
 {
     struct kv_map *m = ctx;
-    for (size_t i = 0; i < m->n;)
-        if (strcmp(m->items[i].store, store) == 0 && m->items[i].key_len >= 8 &&
-            eddy__be64_get(m->items[i].key) == window_start)
-            m->items[i] = m->items[--m->n];
-        else
-            i++;
-    return EDDY_OK;
+    return kv_closed(&m->kvs, store, window_start);
 }
 
 static const struct kv *alert_value(const struct kv_map *m, const char *key)
@@ -728,10 +698,10 @@ static const struct kv *alert_value(const struct kv_map *m, const char *key)
     state_key[5] = EDDY_V_STR;
     memcpy(state_key + 6, &len, 4);
     memcpy(state_key + 10, key, len);
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->items[i].store, EDDY_STORE_ALERTS) == 0 &&
-            m->items[i].key_len == 10 + len && memcmp(m->items[i].key, state_key, 10 + len) == 0)
-            return &m->items[i];
+    for (size_t i = 0; i < m->kvs.n; i++)
+        if (strcmp(m->kvs.items[i].store, EDDY_STORE_ALERTS) == 0 &&
+            m->kvs.items[i].key_len == 10 + len && memcmp(m->kvs.items[i].key, state_key, 10 + len) == 0)
+            return &m->kvs.items[i];
     return NULL;
 }
 
@@ -740,11 +710,11 @@ static void load_all(struct eddy_task *task, const struct eddy_plan *plan, const
     size_t n_stores;
     const char **stores = eddy_plan_store_names(plan, &n_stores);
     for (size_t s = 0; s < n_stores; s++)
-        for (size_t i = 0; i < m->n; i++)
-            if (strcmp(m->items[i].store, stores[s]) == 0)
-                cr_assert_eq(eddy__task_load(task, stores[s], m->items[i].key,
-                                             m->items[i].key_len, m->items[i].value,
-                                             m->items[i].value_len),
+        for (size_t i = 0; i < m->kvs.n; i++)
+            if (strcmp(m->kvs.items[i].store, stores[s]) == 0)
+                cr_assert_eq(eddy__task_load(task, stores[s], m->kvs.items[i].key,
+                                             m->kvs.items[i].key_len, m->kvs.items[i].value,
+                                             m->kvs.items[i].value_len),
                              EDDY_OK);
     eddy_free(stores);
 }
@@ -758,7 +728,7 @@ Test(alert, persisted_ring_has_the_documented_bytes_and_restores)
     collector_init(&c);
     struct eddy_output out = {collect, &c};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
     struct eddy_task *first, *second;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &first), EDDY_OK);
     cr_assert_eq(eddy__task_changes(first, &changes), EDDY_OK);
@@ -785,6 +755,7 @@ Test(alert, persisted_ring_has_the_documented_bytes_and_restores)
     run_steps(second, &c, ticket_steps + 5, N(ticket_steps) - 5);
     expect_flush(second, &c, "a@90/100=1/0");
     eddy__task_free(second);
+    kv_release(&map.kvs);
     eddy_plan_free(plan);
     collector_release(&c);
 }
@@ -823,7 +794,7 @@ Test(alert, fractional_counts_survive_a_restore_bit_for_bit)
     collector_init(&parts);
     struct eddy_output o_whole = {collect, &whole}, o_parts = {collect, &parts};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
     struct eddy_task *all, *first, *second;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &o_whole, &all), EDDY_OK);
     cr_assert_eq(eddy__task_new(plan, "input", 0, &o_parts, &first), EDDY_OK);
@@ -856,6 +827,7 @@ Test(alert, fractional_counts_survive_a_restore_bit_for_bit)
     cr_expect_str_eq(parts.raw.data, whole.raw.data);
     eddy__task_free(second);
     eddy__task_free(all);
+    kv_release(&map.kvs);
     eddy_plan_free(plan);
     collector_release(&whole);
     collector_release(&parts);
@@ -871,7 +843,7 @@ Test(alert, silent_keys_are_forgotten_unless_firing)
     collector_init(&c);
     struct eddy_output out = {collect, &c};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
     struct eddy_task *task;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &task), EDDY_OK);
     cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
@@ -901,6 +873,7 @@ Test(alert, silent_keys_are_forgotten_unless_firing)
     cr_expect_not_null(alert_value(&map, "loud"));
     cr_expect_eq(map.deletes, 1);
     eddy__task_free(task);
+    kv_release(&map.kvs);
     eddy_plan_free(plan);
     collector_release(&c);
 }
@@ -1003,7 +976,7 @@ Test(alert, allocation_failures_fail_cleanly)
         collector_init(&c);
         struct eddy_output out = {collect, &c};
         struct kv_map map = {0};
-        struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+        struct eddy_task_changes changes = {counted_put, counted_closed, &map};
         struct eddy_task *task;
         cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &task), EDDY_OK);
         cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
@@ -1018,6 +991,7 @@ Test(alert, allocation_failures_fail_cleanly)
         cr_assert(rc == EDDY_OK || rc == EDDY_ENOMEM, "n=%lu rc=%d", n, rc);
         ok_runs += rc == EDDY_OK;
         eddy__task_free(task);
+        kv_release(&map.kvs);
         collector_release(&c);
     }
     cr_assert_eq(ok_runs, 3);
@@ -1072,73 +1046,6 @@ static eddy_err_t keep_output(void *ctx, enum eddy_out_kind kind, const char *to
     return keep_line(ctx, key, key_len, value, value_len);
 }
 
-/* A growable key-value map for the generated run (many keys, big rings). */
-struct big_kv {
-    char *store;
-    unsigned char *key, *value;
-    size_t key_len, value_len;
-};
-
-struct big_map {
-    struct big_kv *items;
-    size_t n, cap;
-};
-
-static struct big_kv *big_find(struct big_map *m, const char *store, const void *key, size_t len)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->items[i].store, store) == 0 && m->items[i].key_len == len &&
-            memcmp(m->items[i].key, key, len) == 0)
-            return &m->items[i];
-    return NULL;
-}
-
-static void big_remove(struct big_map *m, struct big_kv *kv)
-{
-    free(kv->store);
-    free(kv->key);
-    free(kv->value);
-    *kv = m->items[--m->n];
-}
-
-static eddy_err_t big_put(void *ctx, const char *store, const void *key, size_t key_len,
-                          const void *value, size_t value_len)
-{
-    struct big_map *m = ctx;
-    struct big_kv *kv = big_find(m, store, key, key_len);
-    if (!value) {
-        if (kv)
-            big_remove(m, kv);
-        return EDDY_OK;
-    }
-    if (!kv) {
-        if (m->n == m->cap) {
-            m->cap = m->cap ? m->cap * 2 : 256;
-            m->items = realloc(m->items, m->cap * sizeof *m->items);
-        }
-        kv = &m->items[m->n++];
-        *kv = (struct big_kv){strdup(store), malloc(key_len), NULL, key_len, 0};
-        memcpy(kv->key, key, key_len);
-    }
-    free(kv->value);
-    kv->value = malloc(value_len ? value_len : 1);
-    memcpy(kv->value, value, value_len);
-    kv->value_len = value_len;
-    return EDDY_OK;
-}
-
-static eddy_err_t big_closed(void *ctx, const char *store, int64_t start)
-{
-    struct big_map *m = ctx;
-    for (size_t i = 0; i < m->n;) {
-        struct big_kv *kv = &m->items[i];
-        if (strcmp(kv->store, store) == 0 && kv->key_len >= 8 && eddy__be64_get(kv->key) == start)
-            big_remove(m, kv);
-        else
-            i++;
-    }
-    return EDDY_OK;
-}
 
 /* 72 minutes of service logs (payment incidents at minutes 5-8 and 35-38),
  * late records corrected within 2 minutes, duplicates: a burn-rate alert
@@ -1216,8 +1123,8 @@ Test(alert, restored_task_emits_byte_identical_output, .timeout = 120)
         size_t split = (size_t)(input.n * splits[s]);
         struct lines parts = {0};
         struct eddy_output o_parts = {keep_output, &parts};
-        struct big_map state = {0};
-        struct eddy_task_changes changes = {big_put, big_closed, &state};
+        struct kvmap state = {0};
+        struct eddy_task_changes changes = {kv_put, kv_closed, &state};
         struct eddy_task *a, *b;
         cr_assert_eq(eddy__task_new(plan, "in", 0, &o_parts, &a), EDDY_OK);
         cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK);
@@ -1250,9 +1157,7 @@ Test(alert, restored_task_emits_byte_identical_output, .timeout = 120)
         cr_assert_eq(parts.n, whole.n, "split %zu: %zu outputs against %zu", s, parts.n, whole.n);
         for (size_t i = 0; i < whole.n; i++)
             cr_assert_str_eq(parts.text[i], whole.text[i], "split %zu, output %zu", s, i);
-        while (state.n)
-            big_remove(&state, &state.items[0]);
-        free(state.items);
+        kv_release(&state);
         lines_free(&parts);
     }
     lines_free(&whole);

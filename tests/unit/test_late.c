@@ -24,6 +24,8 @@
 #include "runtime/task.h"
 #include "state/be64.h"
 
+#include "kvmap.h"
+
 struct collector {
     struct eddy_buf text; /* compact outputs, separated by spaces */
     struct eddy_buf json; /* the raw values, one per line */
@@ -320,83 +322,7 @@ Test(late, revisions_are_not_merged_into_rollups)
     collector_release(&c);
 }
 
-/* ---- persistence: a key-value "state store" (as in test_task_state.c) ---- */
-
-struct kv {
-    char *store;
-    unsigned char *key, *value;
-    size_t key_len, value_len;
-};
-
-struct kvmap {
-    struct kv *items;
-    size_t n, cap;
-    size_t closed_calls;
-};
-
-static struct kv *kv_find(struct kvmap *m, const char *store, const void *key, size_t len)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->items[i].store, store) == 0 && m->items[i].key_len == len &&
-            memcmp(m->items[i].key, key, len) == 0)
-            return &m->items[i];
-    return NULL;
-}
-
-static void kv_remove(struct kvmap *m, struct kv *kv)
-{
-    free(kv->store);
-    free(kv->key);
-    free(kv->value);
-    *kv = m->items[--m->n];
-}
-
-static eddy_err_t kv_put(void *ctx, const char *store, const void *key, size_t key_len,
-                         const void *value, size_t value_len)
-{
-    struct kvmap *m = ctx;
-    struct kv *kv = kv_find(m, store, key, key_len);
-    if (!value) {
-        if (kv)
-            kv_remove(m, kv);
-        return EDDY_OK;
-    }
-    if (!kv) {
-        if (m->n == m->cap) {
-            m->cap = m->cap ? m->cap * 2 : 64;
-            m->items = realloc(m->items, m->cap * sizeof *m->items);
-        }
-        kv = &m->items[m->n++];
-        *kv = (struct kv){strdup(store), malloc(key_len), NULL, key_len, 0};
-        memcpy(kv->key, key, key_len);
-    }
-    free(kv->value);
-    kv->value = malloc(value_len ? value_len : 1);
-    memcpy(kv->value, value, value_len);
-    kv->value_len = value_len;
-    return EDDY_OK;
-}
-
-static eddy_err_t kv_closed(void *ctx, const char *store, int64_t start)
-{
-    struct kvmap *m = ctx;
-    m->closed_calls++;
-    for (size_t i = 0; i < m->n;) {
-        struct kv *kv = &m->items[i];
-        if (strcmp(kv->store, store) == 0 && kv->key_len >= 8 && eddy__be64_get(kv->key) == start)
-            kv_remove(m, kv);
-        else
-            i++;
-    }
-    return EDDY_OK;
-}
-
-static void kv_release(struct kvmap *m)
-{
-    while (m->n)
-        kv_remove(m, &m->items[0]);
-    free(m->items);
-}
+/* ---- persistence: a key-value "state store" (kvmap.h) ---- */
 
 /* The rows of store "c" as "key@start:format/revision" sorted, e.g.
  * "a@0:2/3 b@10:1/0"; "p" marks a correction not yet emitted. */
