@@ -3,10 +3,9 @@
  */
 #include "ops/result.h"
 
-#include "codec/timestamp.h"
-
 #include <string.h>
 
+#include "codec/timestamp.h"
 #include "core/time.h"
 
 void eddy__value_json(struct eddy_buf *buf, const struct eddy_value *v)

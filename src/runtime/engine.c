@@ -51,12 +51,6 @@ static eddy_err_t feed_put(void *ctx, const char *store, const void *key, size_t
     return eddy__view_stage_row(f->view, 0, store, key, key_len, value, value_len);
 }
 
-static eddy_err_t feed_final(void *ctx, const char *store, const void *key, size_t key_len,
-                             const void *value, size_t value_len)
-{
-    return feed_put(ctx, store, key, key_len, value, value_len);
-}
-
 static eddy_err_t feed_closed(void *ctx, const char *store, int64_t start)
 {
     return EDDY_OK; /* the view keeps closed windows for its retention */
@@ -124,7 +118,7 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
     if ((err = eddy__task_new(plan, topic, 0, out, &task)))
         goto out;
     if (serve) {
-        eddy__task_on_final(task, feed_final, &feed);
+        eddy__task_on_final(task, feed_put, &feed); /* final rows, as changed rows */
         if ((err = feed_publish(&feed, task, true))) /* starts recording changes */
             goto out;
     }

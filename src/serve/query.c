@@ -311,12 +311,13 @@ static eddy_err_t groups_add_value(struct groups *g, int64_t start, const void *
     return err ? err : eddy__window_value_merge(g->agg, it->accs, value, value_len);
 }
 
-static eddy_err_t groups_add_accs(struct groups *g, int64_t start, const struct group *src)
+/* Merges @src into the group of (@start, its key); *out gets that group. */
+static eddy_err_t groups_add_accs(struct groups *g, int64_t start, const struct group *src,
+                                  struct group **out)
 {
-    struct group *it;
-    eddy_err_t err = groups_get(g, start, src->key, src->key_len, &it);
+    eddy_err_t err = groups_get(g, start, src->key, src->key_len, out);
     for (size_t a = 0; !err && a < g->agg->n_accs; a++)
-        err = eddy_acc_merge(&it->accs[a], &src->accs[a], g->agg->accs[a].kind);
+        err = eddy_acc_merge(&(*out)->accs[a], &src->accs[a], g->agg->accs[a].kind);
     return err;
 }
 
@@ -595,17 +596,16 @@ static eddy_err_t fold(struct eddy_qresult *r, struct groups *out, int64_t from,
         if (g->start < from || g->start >= to)
             continue;
         size_t before = out->n;
-        err = groups_add_accs(out, r->q.each ? g->start : 0, g);
-        if (err)
-            break;
-        if (out->n > before && !eddy_array_reserve(counts, &cap, out->n, sizeof **counts, 64))
-            err = EDDY_ENOMEM;
-        if (err)
-            break;
-        if (out->n > before)
-            (*counts)[out->n - 1] = 0;
         struct group *it;
-        groups_get(out, r->q.each ? g->start : 0, g->key, g->key_len, &it);
+        if ((err = groups_add_accs(out, r->q.each ? g->start : 0, g, &it)))
+            break;
+        if (out->n > before) { /* a new group: its window count starts at 0 */
+            if (!eddy_array_reserve(counts, &cap, out->n, sizeof **counts, 64)) {
+                err = EDDY_ENOMEM;
+                break;
+            }
+            (*counts)[out->n - 1] = 0;
+        }
         (*counts)[it - out->items]++;
     }
     return err;
