@@ -54,7 +54,7 @@ kafka="$root/scripts/kafka"
 bootstrap=$("$kafka" bootstrap)
 name="latency-$(date +%s)-$$"
 tmp=$(mktemp -d "/tmp/$name.XXXX")
-port=$((30000 + RANDOM % 20000))
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 eddy_pid=""
 cleanup() {
     [[ -n "$eddy_pid" ]] && kill "$eddy_pid" 2>/dev/null && wait "$eddy_pid" 2>/dev/null

@@ -14,7 +14,7 @@ build=${1:?usage: query_latency.sh BUILD [SECONDS] [RATE]}
 secs=${2:-30}
 rate=${3:-50000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=$((30000 + RANDOM % 20000))
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 count=$((rate * (secs + 30)))

@@ -22,8 +22,8 @@
  * beginning without one) when its partition is assigned, before processing.
  *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
- * memtables, librdkafka's queues L/16 each (defaults under the topology's
- * and -X properties), task state L/2; malloc keeps at most two arenas. Each aggregation store is backed by
+ * memtables, librdkafka's queues at most L/16 each (4 MB by default; these
+ * are defaults under the topology's and -X properties), task state L/2; malloc keeps at most two arenas. Each aggregation store is backed by
  * its column family (ops/window.h "Bounded write cache"): over L/2 the loop
  * commits early, then evicts clean rows after the commit; still over, it
  * pauses the input partitions until under (at most one commit interval,
@@ -113,7 +113,7 @@ struct eddy_kengine {
     bool failed;        /* a runtime failure: never commit what is in flight */
     /* memory_limit: librdkafka queue defaults (before the topology's and -X
      * properties), the task state budget, and the backpressure state */
-    char queue_kbytes[24], fetch_bytes[24], fetch_max_bytes[24];
+    char queue_kbytes[24], fetch_bytes[24], fetch_max_bytes[24], produce_kbytes[24];
     size_t state_budget;
     bool commit_early, paused;
     int64_t paused_ns, memory_logged_ns;
@@ -1034,26 +1034,28 @@ static eddy_err_t setup(struct eddy_kengine *e)
     if (!e->props)
         return EDDY_ENOMEM;
     /* defaults that the topology's kafka: and -X properties (set after them)
-     * override. Fetches: librdkafka's 1 MB per partition and request held a
-     * backlog to ~150k events/s (the thread waited on fetches with a third
-     * of a core busy); 16 MB gave ~450k. memory_limit L: at most L/64 per
-     * partition (1 MB at 64 MB, 16 MB from 1 GB) and L/16 per request. */
+     * override. The consumer's prefetch is small (512 KB per partition,
+     * 4 MB per request and in the queue): with the fetch kicker
+     * (source/kafka.c) it keeps one thread busy on a backlog (~750k
+     * events/s at 53 MB RSS, where 16 MB fetches and a 64 MB queue without
+     * the kicker gave ~450k at 420 MB). memory_limit L: at most L/64 per
+     * partition and L/16 per request, in the queue and in the producer. */
     size_t n_defaults = 0, limit = plan->memory_limit;
-    size_t fetch = limit && limit / 64 < ((size_t)16 << 20) ? limit / 64 : (size_t)16 << 20;
-    size_t fetch_max = limit && limit / 16 < ((size_t)64 << 20) ? limit / 16 : (size_t)64 << 20;
+    size_t fetch = limit && limit / 64 < ((size_t)512 << 10) ? limit / 64 : (size_t)512 << 10;
+    size_t fetch_max = limit && limit / 16 < ((size_t)4 << 20) ? limit / 16 : (size_t)4 << 20;
     snprintf(e->fetch_bytes, sizeof e->fetch_bytes, "%zu", fetch);
     snprintf(e->fetch_max_bytes, sizeof e->fetch_max_bytes, "%zu", fetch_max);
+    snprintf(e->queue_kbytes, sizeof e->queue_kbytes, "%zu", fetch_max / 1024);
     e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.max.partition.fetch.bytes",
                                               e->fetch_bytes};
     e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.fetch.max.bytes",
                                               e->fetch_max_bytes};
-    /* memory_limit: librdkafka's queues get 1/16 each */
+    e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.queued.max.messages.kbytes",
+                                              e->queue_kbytes};
     if (plan->memory_limit) {
-        snprintf(e->queue_kbytes, sizeof e->queue_kbytes, "%zu", plan->memory_limit / 16 / 1024);
-        e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.queued.max.messages.kbytes",
-                                                  e->queue_kbytes};
+        snprintf(e->produce_kbytes, sizeof e->produce_kbytes, "%zu", limit / 16 / 1024);
         e->props[n_defaults++] = (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes",
-                                                  e->queue_kbytes};
+                                                  e->produce_kbytes};
         e->state_budget = plan->memory_limit / 2;
         /* glibc gives threads arenas of their own (up to 8 per core), each
          * holding freed memory: two keep RSS closer to what is in use */
@@ -1123,9 +1125,9 @@ static eddy_err_t setup(struct eddy_kengine *e)
         sopts.block_cache_bytes = plan->memory_limit / 4;
         sopts.write_buffer_bytes = plan->memory_limit / 8;
         eddy_log(EDDY_LOG_INFO, "memory", "memory_limit %zu bytes: task state %zu, RocksDB block "
-                 "cache %zu and memtables %zu, librdkafka queues %s KB each (consumer, producer)",
-                 plan->memory_limit, e->state_budget, sopts.block_cache_bytes,
-                 sopts.write_buffer_bytes, e->queue_kbytes);
+                 "cache %zu and memtables %zu, librdkafka queues %s KB (consumer) and %s KB "
+                 "(producer)", plan->memory_limit, e->state_budget, sopts.block_cache_bytes,
+                 sopts.write_buffer_bytes, e->queue_kbytes, e->produce_kbytes);
     }
     if ((err = eddy__state_open(o->state_dir, &sopts, &e->state)))
         return err;

@@ -16,6 +16,7 @@
 #include "source/kafka.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,12 +94,143 @@ static void format_parts(const rd_kafka_topic_partition_list_t *parts, char *out
 
 /* ---- group consumer ---- */
 
+/* ---- fetch kicker ----
+ *
+ * librdkafka 2.0.2 stops fetching a partition while the consumer queue holds
+ * queued.min.messages records or queued.max.messages.kbytes bytes, and looks
+ * again only when its broker thread next wakes up: up to a second later when
+ * nothing else happens on that connection (later versions added
+ * fetch.queue.backoff.ms for this). With queues small enough for a memory
+ * budget, eddy drains them long before that: the processing thread waited
+ * for records 70% of the time of a backlog. A kicker thread watches the
+ * queue; once it has drained to half of its peak since the last kick it asks
+ * the partitions' leaders for their end offsets (rd_kafka_offsets_for_times:
+ * one ListOffsets request per leader), which wakes each leader's broker
+ * thread, and fetching resumes at once. A queue that never fills (live
+ * traffic) is never kicked.
+ */
+#define KICK_MIN_PEAK 256 /* records: below this the fetcher is not stalled */
+#define KICK_TICK_NS 1000000
+#define KICK_TIMEOUT_MS 1000
+
+struct kicker {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+    rd_kafka_topic_partition_list_t *parts; /* under lock; NULL when unassigned */
+    uint64_t kicks;                         /* under lock */
+};
+
+static void kick(struct kicker *k)
+{
+    pthread_mutex_lock(&k->lock);
+    rd_kafka_topic_partition_list_t *parts =
+        k->parts ? rd_kafka_topic_partition_list_copy(k->parts) : NULL;
+    k->kicks++;
+    pthread_mutex_unlock(&k->lock);
+    if (!parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = -1; /* the latest offset: any answer will do */
+    rd_kafka_offsets_for_times(k->rk, parts, KICK_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void *kicker_main(void *arg)
+{
+    struct kicker *k = arg;
+    size_t peak = 0;
+    pthread_mutex_lock(&k->lock);
+    while (!k->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += KICK_TICK_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->cond, &k->lock, &until);
+        if (k->stop)
+            break;
+        pthread_mutex_unlock(&k->lock);
+        size_t len = rd_kafka_queue_length(k->queue);
+        if (len > peak)
+            peak = len;
+        if (peak >= KICK_MIN_PEAK && len <= peak / 2) {
+            kick(k);
+            peak = rd_kafka_queue_length(k->queue);
+        }
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static struct kicker *kicker_start(rd_kafka_t *rk)
+{
+    struct kicker *k = eddy_calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->rk = rk;
+    k->queue = rd_kafka_queue_get_consumer(rk);
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    if (!k->queue || pthread_create(&k->thread, NULL, kicker_main, k) != 0) {
+        eddy_log(EDDY_LOG_WARN, SUBSYS, "cannot start the fetch kicker: a drained queue may "
+                                        "wait up to 1 s for the next fetch");
+        if (k->queue)
+            rd_kafka_queue_destroy(k->queue);
+        pthread_cond_destroy(&k->cond);
+        pthread_mutex_destroy(&k->lock);
+        eddy_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* @parts: the partitions being fetched now (copied), or NULL for none. */
+static void kicker_assign(struct kicker *k, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!k)
+        return;
+    rd_kafka_topic_partition_list_t *copy =
+        parts && parts->cnt ? rd_kafka_topic_partition_list_copy(parts) : NULL;
+    pthread_mutex_lock(&k->lock);
+    rd_kafka_topic_partition_list_t *old = k->parts;
+    k->parts = copy;
+    pthread_mutex_unlock(&k->lock);
+    if (old)
+        rd_kafka_topic_partition_list_destroy(old);
+}
+
+/* Before the client is closed. Accepts NULL. */
+static void kicker_stop(struct kicker *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->stop = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    eddy_log(EDDY_LOG_DEBUG, SUBSYS, "fetch kicker: %" PRIu64 " kicks", k->kicks);
+    kicker_assign(k, NULL);
+    rd_kafka_queue_destroy(k->queue);
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+    eddy_free(k);
+}
+
 struct eddy_kconsumer {
     rd_kafka_t *rk;
     struct eddy_kconsumer_cbs cbs;
     unsigned long rebalances;
     eddy_err_t cb_err;
     struct err_limiter limiter;
+    struct kicker *kicker; /* NULL if it could not start */
 };
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -115,6 +247,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (c->cbs.on_assign)
             cb_err = c->cbs.on_assign(c->cbs.ctx, parts);
         assign_err = rd_kafka_assign(rk, parts);
+        kicker_assign(c->kicker, parts);
     } else {
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             eddy_log(rd_kafka_assignment_lost(rk) ? EDDY_LOG_WARN : EDDY_LOG_INFO, SUBSYS,
@@ -125,6 +258,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                      rd_kafka_err2str(err), text);
         if (c->cbs.on_revoke)
             cb_err = c->cbs.on_revoke(c->cbs.ctx, parts);
+        kicker_assign(c->kicker, NULL);
         assign_err = rd_kafka_assign(rk, NULL);
     }
     if (cb_err && !c->cb_err)
@@ -181,6 +315,7 @@ eddy_err_t eddy__kconsumer_new(const struct eddy_kconf *conf, const char *group_
     if ((err = eddy__kafka_client_new(EDDY_KCLIENT_CONSUMER, rconf, &c->rk)))
         goto out;
     rd_kafka_poll_set_consumer(c->rk);
+    c->kicker = kicker_start(c->rk);
     err = subscribe(c->rk, topics, n_topics);
 out:
     if (err) {
@@ -196,6 +331,8 @@ void eddy__kconsumer_free(struct eddy_kconsumer *c)
     if (!c)
         return;
     if (c->rk) {
+        kicker_stop(c->kicker); /* before the close's revocation */
+        c->kicker = NULL;
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
         if (err)
             eddy_log(EDDY_LOG_WARN, SUBSYS, "cannot close the consumer cleanly: %s",
@@ -485,6 +622,7 @@ static eddy_err_t reader_loop(rd_kafka_t *rk, struct reader *r, record_fn fn, vo
 
 struct eddy_kreader {
     rd_kafka_t *rk;
+    struct kicker *kicker; /* NULL if it could not start */
     bool quiet;
 };
 
@@ -519,6 +657,7 @@ eddy_err_t eddy__kreader_new(const struct eddy_kconf *conf, struct eddy_kreader 
         eddy_free(reader);
         return err;
     }
+    reader->kicker = kicker_start(reader->rk);
     *out = reader;
     return EDDY_OK;
 }
@@ -527,6 +666,8 @@ void eddy__kreader_free(struct eddy_kreader *reader)
 {
     if (!reader)
         return;
+    kicker_stop(reader->kicker);
+    reader->kicker = NULL;
     rd_kafka_consumer_close(reader->rk);
     rd_kafka_destroy(reader->rk);
     eddy_free(reader);
@@ -590,6 +731,7 @@ eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, in
             err = eddy__kafka_err(rk, rerr, what);
             goto out;
         }
+        kicker_assign(reader->kicker, assignment);
         if ((err = reader_loop(rk, &r, fn, ctx)))
             goto out;
     }
@@ -597,6 +739,7 @@ eddy_err_t eddy__kreader_read(struct eddy_kreader *reader, const char *topic, in
     *next_offset = r.offset;
 out:
     if (assignment) {
+        kicker_assign(reader->kicker, NULL);
         rd_kafka_assign(rk, NULL); /* ready for the next partition */
         rd_kafka_topic_partition_list_destroy(assignment);
     }

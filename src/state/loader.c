@@ -6,8 +6,10 @@
  * target. Sorting a buffer and writing it as an SST file costs ~0.6 us.
  *
  * Buffer: an arena with the key and value bytes of each record back to back
- * and an entry array {first 16 key bytes as two big-endian integers, arena
- * offset, key length, value length or TOMBSTONE, arrival sequence}. Ingest sorts entries by (key bytewise, sequence),
+ * and an entry array {first 24 key bytes as three big-endian integers, arena
+ * offset, key length, value length or TOMBSTONE, arrival sequence}: window
+ * keys start with 13 bytes that most keys of a store share (window start,
+ * group-key header), so 24 bytes order most pairs without the arena. Ingest sorts entries by (key bytewise, sequence),
  * writes only the last entry of each key (a put or a delete) to
  * "<dir>/load-<store>@<partition>.sst", ingests it with move semantics and
  * then commits the checkpoint with a normal batch. Arena and entries grow
@@ -26,10 +28,12 @@
 
 #define DEFAULT_BUFFER_BYTES ((size_t)64 << 20)
 #define TOMBSTONE UINT32_MAX
+#define PREFIX_WORDS 3
+#define PREFIX_BYTES (PREFIX_WORDS * 8)
 
 struct entry {
-    uint64_t prefix[2]; /* key bytes 0..15 big-endian, zero-padded: most
-                         * comparisons end here without touching the arena */
+    uint64_t prefix[PREFIX_WORDS]; /* key bytes 0..23 big-endian, zero-padded:
+                                    * most comparisons end here */
     size_t off;
     uint32_t klen;
     uint32_t vlen; /* TOMBSTONE for a delete */
@@ -91,14 +95,15 @@ static int entry_cmp(const void *a, const void *b, void *arena_ptr)
 {
     const struct entry *x = a, *y = b;
     const unsigned char *arena = arena_ptr;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < PREFIX_WORDS; i++)
         if (x->prefix[i] != y->prefix[i])
             return x->prefix[i] < y->prefix[i] ? -1 : 1;
-    /* Equal padded prefixes: the first min(klen, 16) bytes are equal and a
-     * key shorter than 16 is a prefix of the other one. */
+    /* Equal padded prefixes: the first min(klen, 24) bytes are equal and a
+     * key shorter than 24 is a prefix of the other one. */
     size_t n = x->klen < y->klen ? x->klen : y->klen;
-    if (n > 16) {
-        int c = memcmp(arena + x->off + 16, arena + y->off + 16, n - 16);
+    if (n > PREFIX_BYTES) {
+        int c = memcmp(arena + x->off + PREFIX_BYTES, arena + y->off + PREFIX_BYTES,
+                       n - PREFIX_BYTES);
         if (c)
             return c;
     }
@@ -110,7 +115,10 @@ static int entry_cmp(const void *a, const void *b, void *arena_ptr)
 static bool same_key(const unsigned char *arena, const struct entry *x, const struct entry *y)
 {
     return x->klen == y->klen && x->prefix[0] == y->prefix[0] && x->prefix[1] == y->prefix[1] &&
-           (x->klen <= 16 || memcmp(arena + x->off + 16, arena + y->off + 16, x->klen - 16) == 0);
+           x->prefix[2] == y->prefix[2] &&
+           (x->klen <= PREFIX_BYTES || memcmp(arena + x->off + PREFIX_BYTES,
+                                              arena + y->off + PREFIX_BYTES,
+                                              x->klen - PREFIX_BYTES) == 0);
 }
 
 /* Writes the sorted buffer (last entry per key) to the SST file. */
@@ -230,10 +238,10 @@ eddy_err_t eddy__state_loader_add(struct eddy_state_loader *l, int64_t changelog
     e->klen = (uint32_t)kl;
     e->vlen = v ? (uint32_t)vl : TOMBSTONE;
     e->seq = (uint32_t)l->nentries;
-    unsigned char padded[16] = {0};
+    unsigned char padded[PREFIX_BYTES] = {0};
     if (kl)
-        memcpy(padded, k, kl < 16 ? kl : 16);
-    for (int i = 0; i < 2; i++) {
+        memcpy(padded, k, kl < PREFIX_BYTES ? kl : PREFIX_BYTES);
+    for (int i = 0; i < PREFIX_WORDS; i++) {
         uint64_t p = 0;
         for (int j = 0; j < 8; j++)
             p = (p << 8) | padded[i * 8 + j];

@@ -186,6 +186,12 @@ eos_keep_final() { grep -E '"final":true|^\{"alert":' || true; }
 
 eos_kcat() { kcat -b "$EOS_BOOTSTRAP" "$@"; }
 
+# eos_free_port: a TCP port of 127.0.0.1 nobody listens on now (the kernel's
+# pick; a random one may be a client connection's ephemeral port).
+eos_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # eos_create_input: the 4-partition input topic (replication: scripts/kafka's
 # default for the cluster in EDDY_KAFKA_PORT/EDDY_KAFKA_DIR).
 eos_create_input() {

@@ -25,8 +25,9 @@ eos_gen 20000 50 21 4
 eos_expected
 eos_create_input
 
-port_a=$((20000 + RANDOM % 20000))
-port_b=$((port_a + 1))
+port_a=$(eos_free_port)
+port_b=$(eos_free_port)
+while [[ $port_b == "$port_a" ]]; do port_b=$(eos_free_port); done
 eos_start a --http "127.0.0.1:$port_a"
 eos_start b --http "127.0.0.1:$port_b"
 eos_wait_assigned a b
