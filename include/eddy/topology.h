@@ -111,7 +111,7 @@ struct eddy_dedup {
 enum eddy_window_kind {
     EDDY_WIN_TUMBLING = 1,
     EDDY_WIN_HOPPING,
-    EDDY_WIN_SESSION, /* parsed and validated; not yet executed */
+    EDDY_WIN_SESSION, /* ops/session.c */
 };
 
 struct eddy_window {

@@ -762,10 +762,18 @@ static eddy_err_t parse_rollup(struct loader *ld, yaml_node_t *agg_node, yaml_no
     if (src == index)
         return eddy__cfg_fail(c, from, "'%s' is not an earlier aggregation", name);
     const struct eddy_aggregation *a = &plan->aggregations[src];
+    /* a session's rows have no fixed span to merge into coarser windows,
+     * and a session window has no fixed span to merge rows into */
     if (a->window.kind != EDDY_WIN_TUMBLING)
-        return eddy__cfg_fail(c, from, "'%s' must have tumbling windows to be rolled up", name);
-    if (agg->window.kind == EDDY_WIN_SESSION || agg->window.size_ms % a->window.size_ms ||
-        agg->window.advance_ms % a->window.size_ms)
+        return eddy__cfg_fail(c, from,
+                              "'%s' must have tumbling windows to be rolled up (it has %s "
+                              "windows)",
+                              name, window_kind_name(a->window.kind));
+    if (agg->window.kind == EDDY_WIN_SESSION)
+        return eddy__cfg_fail(c, from,
+                              "a rollup cannot have session windows (use tumbling or hopping "
+                              "windows, or aggregate the events into sessions directly)");
+    if (agg->window.size_ms % a->window.size_ms || agg->window.advance_ms % a->window.size_ms)
         return eddy__cfg_fail(c, from, "window size and advance must be multiples of the "
                               "window of '%s'", name);
     static const char *const copied[] = {"group_by", "where", "metrics"};

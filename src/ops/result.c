@@ -78,6 +78,10 @@ void eddy__result_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
 {
     eddy_buf_putc(buf, '{');
     body_json(buf, agg, row);
+    if (row->retracted) { /* session windows: the window no longer exists */
+        eddy_buf_puts(buf, ",\"final\":false,\"retracted\":true}");
+        return;
+    }
     eddy_buf_puts(buf, row->final ? ",\"final\":true," : ",\"final\":false,");
     if (row->revision)
         eddy_buf_printf(buf, "\"revision\":%lu,", (unsigned long)row->revision);

@@ -5,7 +5,10 @@
  *   {"aggregation":"service_1m","window":{"start":"...Z","end":"...Z"},
  *    "key":{"service":"auth-service"},"final":true,"metrics":{"requests":12,...}}
  * A revised final row (late corrections) has "revision":N after "final"
- * (N >= 1); first emissions have no "revision" key.
+ * (N >= 1); first emissions have no "revision" key. A retraction (session
+ * windows with emit updates: a window emitted earlier that no longer exists)
+ * is {"aggregation":..,"window":..,"key":..,"final":false,"retracted":true},
+ * without metrics.
  * Metrics appear in declaration order; an undefined metric (avg of nothing) is
  * null. The message key is the "key" object alone: {"service":"auth-service"}.
  * Alert: {"alert":"burn","state":"firing"|"resolved","aggregation":...,

@@ -18,6 +18,10 @@
  * later window exists: then every kept key is blank, and none are kept
  * after it, so a silent key gets one zero row, in the first window it
  * misses. prev_keys is not persisted: after a restore it starts empty.
+ *
+ * Session windows live in ops/session.c: each public function hands a
+ * session store (ws->sessions) over after what they share (group key
+ * encoding and argument evaluation in eddy__window_add).
  */
 #include "ops/window.h"
 
@@ -29,6 +33,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/time.h"
+#include "ops/session.h"
 #include "state/be64.h"
 
 struct row {
@@ -93,6 +98,9 @@ struct eddy_window_store {
     bool has_backing, has_sketches;
     struct eddy_buf bkey, bvalue;
     struct row *streamed; /* a persisted row being emitted (emit_streamed) */
+    /* session windows: the sessions (ops/session.h); the fields above that
+     * concern windows by start stay unused */
+    struct eddy_session_store *sessions;
 };
 
 /* Heap bytes of one row as accounted in ws->bytes (malloc overhead included
@@ -130,6 +138,8 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
         if (!ws->args || !ws->group || !ws->metrics || !ws->errors)
             err = EDDY_ENOMEM;
     }
+    if (!err && agg->window.kind == EDDY_WIN_SESSION)
+        err = eddy__session_store_new(agg, grace_ms, &ws->sessions);
     if (!err && agg->emit_empty) {
         ws->blank = eddy_calloc(1, sizeof(struct row) + ws->n_accs * sizeof(struct eddy_acc));
         if (!ws->blank)
@@ -184,6 +194,7 @@ void eddy__window_store_free(struct eddy_window_store *ws)
     eddy_buf_release(&ws->bvalue);
     eddy_free(ws->streamed);
     eddy_free(ws->blank);
+    eddy__session_store_free(ws->sessions);
     eddy_free(ws);
 }
 
@@ -444,6 +455,8 @@ static void revise(struct eddy_window_store *ws, struct window *w, struct row *r
 
 void eddy__window_correct(struct eddy_window_store *ws, int64_t correct_within_ms)
 {
+    if (ws->sessions)
+        return; /* a closed session takes no records */
     ws->correct_ms = correct_within_ms > 0 ? correct_within_ms : 0;
 }
 
@@ -469,6 +482,9 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
         else
             ws->args[a] = eddy_value_null();
     }
+    if (ws->sessions)
+        return eddy__session_add(ws->sessions, ws->key.data, ws->key.len, hash, ws->args, ts,
+                                 stream_time, late);
     size_t open = 0;
     /* windows start at or after the epoch, as in Kafka Streams */
     for (int64_t start = eddy_floor_div(ts, advance) * advance; start > ts - size && start >= 0;
@@ -877,7 +893,7 @@ static eddy_err_t emit_streamed(struct eddy_window_store *ws, struct window *w,
 
 size_t eddy__window_evict(struct eddy_window_store *ws)
 {
-    if (!ws->has_backing)
+    if (!ws->has_backing || ws->sessions)
         return 0;
     size_t before = ws->bytes;
     for (size_t i = ws->n_retained; i < ws->n_windows; i++) {
@@ -920,6 +936,8 @@ size_t eddy__window_evict(struct eddy_window_store *ws)
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx)
 {
+    if (ws->sessions)
+        return eddy__session_advance(ws->sessions, stream_time, flush, emit, ctx);
     eddy_err_t err = emit_revisions(ws, stream_time, emit, ctx);
     if (err)
         return err;
@@ -981,11 +999,15 @@ void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_
 
 size_t eddy__window_open_windows(const struct eddy_window_store *ws)
 {
+    if (ws->sessions)
+        return eddy__session_count(ws->sessions);
     return ws->n_windows - ws->n_retained;
 }
 
 size_t eddy__window_rows(const struct eddy_window_store *ws)
 {
+    if (ws->sessions)
+        return eddy__session_count(ws->sessions);
     return ws->rows;
 }
 
@@ -994,6 +1016,8 @@ size_t eddy__window_memory(const struct eddy_window_store *ws)
     size_t tables = 0;
     for (size_t i = 0; i < ws->n_windows; i++)
         tables += ws->windows[i].cap * sizeof(struct row *);
+    if (ws->sessions)
+        tables += eddy__session_memory(ws->sessions);
     return ws->bytes + tables + ws->prev_keys.cap + ws->next_keys.cap + ws->sorted_cap *
            sizeof(struct row *);
 }
@@ -1032,6 +1056,8 @@ static eddy_err_t encode_row(struct eddy_window_store *ws, int64_t start, const 
 eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
                                 const struct eddy_window_changes *changes)
 {
+    if (ws->sessions)
+        return eddy__session_changes(ws->sessions, changes);
     ws->persisting = true;
     for (size_t i = 0; i < ws->n_windows; i++) {
         struct window *w = &ws->windows[i];
@@ -1140,6 +1166,8 @@ static eddy_err_t row_decode(struct eddy_window_store *ws, struct row *r, const 
 eddy_err_t eddy__window_load(struct eddy_window_store *ws, const void *key, size_t key_len,
                              const void *value, size_t value_len, int64_t stream_time)
 {
+    if (ws->sessions)
+        return eddy__session_load(ws->sessions, key, key_len, value, value_len, stream_time);
     struct window *w;
     struct row *r;
     bool retained;
@@ -1158,6 +1186,9 @@ eddy_err_t eddy__window_merge(struct eddy_window_store *ws, const void *key, siz
                               const void *value, size_t value_len, int64_t stream_time,
                               bool *late)
 {
+    if (ws->sessions)
+        return eddy__session_merge(ws->sessions, key, key_len, value, value_len, stream_time,
+                                   late);
     struct window *w;
     struct row *r;
     bool retained;
@@ -1179,6 +1210,8 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
                                               const void *value, size_t value_len),
                              void *ctx)
 {
+    if (ws->sessions)
+        return eddy__session_ship(ws->sessions, fn, ctx);
     eddy_err_t err = EDDY_OK;
     for (size_t i = 0; i < ws->n_windows && !err; i++) {
         struct window *w = &ws->windows[i];
@@ -1202,6 +1235,8 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
 void eddy__window_export(struct eddy_window_store *ws)
 {
     ws->export = true;
+    if (ws->sessions)
+        eddy__session_export(ws->sessions);
 }
 
 eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, size_t key_len,
@@ -1210,6 +1245,8 @@ eddy_err_t eddy__window_rollup(struct eddy_window_store *ws, const void *key, si
 {
     int64_t size = ws->agg->window.size_ms, advance = ws->agg->window.advance_ms;
     *late = true;
+    if (ws->sessions)
+        return EDDY_EINVAL; /* config rejects rollups with session windows */
     if (key_len < 8)
         return EDDY_EPARSE;
     int64_t ts = eddy__be64_get(key);
@@ -1262,7 +1299,7 @@ eddy_err_t eddy__window_value_merge(const struct eddy_aggregation *agg, struct e
     size_t pos = 2;
     if (v[0] == EDDY_WINDOW_ROW_FORMAT_REVISED && value_len >= 6)
         pos = 6;
-    else if (v[0] != EDDY_WINDOW_ROW_FORMAT)
+    else if (v[0] != EDDY_WINDOW_ROW_FORMAT && !eddy__session_value_accs(value, value_len, &pos))
         return EDDY_EPARSE;
     eddy_err_t err = EDDY_OK;
     for (size_t a = 0; a < agg->n_accs && !err; a++) {

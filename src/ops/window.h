@@ -38,6 +38,21 @@
  * emitted in bytewise order of that encoding, windows in start order, so
  * output is deterministic.
  *
+ * Session windows (`window: {session: G}`; ops/session.h has the details):
+ * Kafka Streams' session semantics. A session is [first event time, last
+ * event time] of a group key, both inclusive (window_start, window_end of
+ * its rows); a record joins (and merges) every open session of its key
+ * within G of it. With close time C = stream time - G - grace, a session
+ * closes once its end < C (emitted final once, in (end, key) order), and a
+ * record that would make or join no session ending at or after C is late.
+ * emit updates emit changed sessions, preceded by retractions (retracted =
+ * true) of windows they emitted earlier that no longer exist. Late
+ * corrections, eviction (the backing store) and rollups do not apply: the
+ * store keeps its sessions in memory. Persisted like other rows (state key
+ * be64(start) ‖ group key) with value format EDDY_WINDOW_ROW_FORMAT_SESSION;
+ * a merged-away, moved or closed session is a put with a NULL value (a
+ * delete) at the next eddy__window_changes(), never a closed() range.
+ *
  * Metrics share accumulators: count_if(x) and ratio(x) share one ratio
  * accumulator, sum(x) and avg(x) one sum accumulator, quantiles of the same
  * argument one sketch. Each distinct argument is evaluated once per event.
@@ -77,6 +92,10 @@ struct eddy_window_row {
      * reflects a later window) */
     uint32_t revision;
     bool superseded;
+    /* session windows with emit updates: a window emitted earlier that no
+     * longer exists (its session grew or merged); final is false and the
+     * metrics are those of no events (see "Session windows" above) */
+    bool retracted;
     /* with eddy__window_export (rows with revision 0 only): the row in its
      * persisted form (see below) */
     const void *state_key, *state_value;
@@ -223,7 +242,8 @@ void eddy__window_empty_metrics(const struct eddy_aggregation *agg, struct eddy_
 
 /*
  * Row values outside a store (serving view, query merging). A row value is
- * the persisted form above (either format byte; the revision is ignored).
+ * the persisted form above (any format byte: the revision, and a session
+ * row's end and held windows, are ignored).
  * eddy__window_value_merge() decodes @value and merges its accumulators into
  * @accs (agg->n_accs of them; EDDY_EPARSE for bytes not of @agg's layout,
  * @accs then partly merged). eddy__window_value_encode() appends @accs as a

@@ -178,7 +178,9 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
         return plan->dedup.within_ms + day;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (strcmp(store, plan->aggregations[a].name) == 0)
-            return plan->aggregations[a].window.size_ms + plan->grace_ms +
+            return (plan->aggregations[a].window.kind == EDDY_WIN_SESSION
+                        ? plan->aggregations[a].window.gap_ms
+                        : plan->aggregations[a].window.size_ms) + plan->grace_ms +
                    (plan->aggregations[a].rollup ? 0 : plan->late_correct_ms) + day;
     return -1;
 }

@@ -4,7 +4,8 @@
  * stream time, window assignment, grace, final and update emission, late
  * dead letters. Each scenario is a topology, a list of records and the exact
  * outputs expected after each record, written compactly as
- * "key@start/end=count" (final) or "key@start/end~count" (update), "late@offset".
+ * "key@start/end=count" (final) or "key@start/end~count" (update),
+ * "key@start/end!" (a retracted session window), "late@offset".
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -36,6 +37,14 @@ static eddy_err_t collect(void *ctx, enum eddy_out_kind kind, const char *topic,
         json_t *metrics = json_object_get(doc, "metrics");
         json_t *win = json_object_get(doc, "window");
         json_t *k = json_object_get(json_object_get(doc, "key"), "k");
+        if (json_is_true(json_object_get(doc, "retracted"))) { /* session windows */
+            cr_assert(!metrics && json_is_false(json_object_get(doc, "final")));
+            eddy_buf_printf(&c->text, "%s@%s/%s!", json_string_value(k),
+                            json_string_value(json_object_get(win, "start")),
+                            json_string_value(json_object_get(win, "end")));
+            json_decref(doc);
+            return EDDY_OK;
+        }
         eddy_buf_printf(&c->text, "%s@%s/%s%s%lld", k ? json_string_value(k) : "-",
                         json_string_value(json_object_get(win, "start")),
                         json_string_value(json_object_get(win, "end")),
@@ -235,4 +244,159 @@ Test(window, bad_records_are_dead_letters_and_good_ones_count)
         {REC("k", 4), ""},
     };
     run_scenario(TOPOLOGY("{tumbling: 10ms}", "0ms", "final"), steps, 6, "k@0/10=2");
+}
+
+/* ---- session windows ----
+ * Kafka Streams' scenarios for session windows (KStreamSessionWindowAggregate:
+ * close time = stream time - gap - grace; a session [first, last event time]
+ * closes once its end is before the close time; a record that would make or
+ * join no session ending at or after it is late). Windows print as
+ * first/last event time. Closed sessions come in (end, key) order; keys
+ * compare by their encoding, whose 4-byte length comes before the bytes, so
+ * "dummy" sorts before "OnTime1". */
+
+/* SuppressScenarioTest.shouldSupportFinalResultsForSessionWindows: gap 5, no
+ * grace; a disordered record within the open session is admitted, one after
+ * the session closed is late; each session is emitted once, final. */
+Test(window, session_final_results_ks_suppress_scenario)
+{
+    static const struct step steps[] = {
+        {REC("k1", 0), ""},
+        {REC("k1", 5), ""},
+        /* disordered records are admitted until stream time > end + gap + grace */
+        {REC("k1", 1), ""},
+        /* any key advances stream time: 11 > 5 + 5 + 0 closes k1's [0,5] */
+        {REC("k2", 11), "k1@0/5=3"},
+        /* the session it would join is closed, and 5 < 11 - 5 - 0 */
+        {REC("k1", 5), "late@4"},
+        {REC("k1", 30), "k2@11/11=1"},
+    };
+    run_scenario(TOPOLOGY("{session: 5ms}", "0ms", "final"), steps, 6, "k1@30/30=1");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.shouldMergeSessions (gap 10ms
+ * for GAP_MS; the grace keeps the first session open as the test's 24h
+ * default grace does): a record between two sessions of the key, within the
+ * gap of both, merges them into one. */
+Test(window, session_bridging_record_merges_two_sessions)
+{
+    static const struct step steps[] = {
+        {REC("mel", 0), ""},
+        /* beyond the gap: a second session */
+        {REC("mel", 11), ""},
+        /* back in time, within the gap of both: [0,0] + [11,11] + 5 = [0,11] */
+        {REC("mel", 5), ""},
+        /* 40 > 11 + 10 + 10 */
+        {REC("x", 40), "mel@0/11=3"},
+    };
+    run_scenario(TOPOLOGY("{session: 10ms}", "10ms", "final"), steps, 4, "x@40/40=1");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.
+ * shouldHaveMultipleSessionsForSameIdWhenTimestampApartBySessionGap (gap
+ * 10ms, no grace): records more than the gap apart make separate sessions,
+ * each emitted once as stream time passes its end + gap. */
+Test(window, session_records_a_gap_apart_make_separate_sessions)
+{
+    static const struct step steps[] = {
+        {REC("mel", 0), ""},
+        {REC("mel", 11), "mel@0/0=1"},
+        {REC("mel", 11), ""},
+        {REC("mel", 22), "mel@11/11=2"},
+        {REC("mel", 22), ""},
+        {REC("mel", 22), ""},
+    };
+    run_scenario(TOPOLOGY("{session: 10ms}", "0ms", "final"), steps, 6, "mel@22/22=3");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.shouldHandleMultipleSessionsAndMerging
+ * (GAP_MS = 10ms, no grace): separate keys keep separate sessions; the
+ * emitted sessions are KS's expected forwards, in the same order. */
+Test(window, session_multiple_keys_and_merging)
+{
+    static const struct step steps[] = {
+        {REC("a", 0), ""},
+        {REC("b", 0), ""},
+        {REC("c", 0), ""},
+        {REC("d", 0), ""},
+        {REC("d", 5), ""},
+        /* 11 > 0 + 10: a, b, c close; a@11 does not join a's closed [0,0] */
+        {REC("a", 11), "a@0/0=1 b@0/0=1 c@0/0=1"},
+        {REC("b", 11), ""},
+        {REC("a", 16), "d@0/5=2"},
+        {REC("c", 16), ""},
+    };
+    run_scenario(TOPOLOGY("{session: 10ms}", "0ms", "final"), steps, 9,
+                 "b@11/11=1 a@11/16=2 c@16/16=1");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.
+ * shouldLogAndMeterWhenSkippingLateRecordWithZeroGrace (gap 10, grace 0):
+ * at stream time 11 a record at 0 is late (its session [0,0] would end
+ * before 11 - 10 - 0 = 1): a dead letter, never silently dropped. */
+Test(window, session_late_record_with_zero_grace)
+{
+    static const struct step steps[] = {
+        {REC("dummy", 0), ""},
+        {REC("OnTime1", 0), ""},
+        {REC("dummy", 11), "dummy@0/0=1 OnTime1@0/0=1"},
+        {REC("Late1", 0), "late@3"},
+    };
+    run_scenario(TOPOLOGY("{session: 10ms}", "0ms", "final"), steps, 4, "dummy@11/11=1");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.
+ * shouldLogAndMeterWhenSkippingLateRecordWithNonzeroGrace (gap 10, grace 1):
+ * at stream time 11 a record at 0 is still on time (0 >= 11 - 10 - 1), at 12
+ * it is late; sessions ending at 0 close at stream time 12, not 11. */
+Test(window, session_late_record_with_nonzero_grace)
+{
+    static const struct step steps[] = {
+        {REC("dummy", 0), ""},
+        {REC("OnTime1", 0), ""},
+        {REC("dummy", 11), ""},
+        {REC("OnTime2", 0), ""},
+        {REC("dummy", 12), "dummy@0/0=1 OnTime1@0/0=1 OnTime2@0/0=1"},
+        {REC("Late1", 0), "late@5"},
+    };
+    run_scenario(TOPOLOGY("{session: 10ms}", "1ms", "final"), steps, 6, "dummy@11/12=2");
+}
+
+/* Boundaries (gap 5, grace 3): a session [20,20] is open while stream time
+ * <= 28 and closes at 29; a record out of order by more than grace still
+ * extends an open session backwards when it is within the gap of it, and is
+ * late when it joins nothing and its own [t,t] would already be closed. */
+Test(window, session_out_of_order_within_gap_and_grace_boundaries)
+{
+    static const struct step steps[] = {
+        {REC("a", 10), ""},
+        {REC("a", 20), "a@10/10=1"}, /* 10 < 20 - 5 - 3 */
+        {REC("b", 28), ""},          /* 20 < 28 - 8 is false: still open */
+        /* joins nothing (20 > 14 + 5) and 14 < 28 - 8: late */
+        {REC("a", 14), "late@3"},
+        /* 20 <= 15 + 5: extends [20,20] back to [15,20] */
+        {REC("a", 15), ""},
+        {REC("b", 29), "a@15/20=2"},
+    };
+    run_scenario(TOPOLOGY("{session: 5ms}", "3ms", "final"), steps, 6, "b@28/29=2");
+}
+
+/* KStreamSessionWindowAggregateProcessorTest.
+ * shouldImmediatelyForwardRemovedSessionsWhenMerging with eddy's batched
+ * updates (every 1ms of stream time; gap 5, grace 10): a window that went
+ * downstream and then grew or merged is retracted before its session's next
+ * emission, as JSON {"final":false,"retracted":true} without metrics. */
+Test(window, session_updates_retract_grown_and_merged_windows)
+{
+    static const struct step steps[] = {
+        {REC("a", 0), ""},
+        {REC("z", 1), "a@0/0~1 z@1/1~1"},
+        {REC("a", 5), "a@0/0! a@0/5~2"},
+        {REC("a", 11), "a@11/11~1"},
+        {REC("a", 8), ""}, /* bridges [0,5] and [11,11] */
+        {REC("z", 12), "a@0/5! a@11/11! a@0/11~4 z@12/12~1"},
+        {REC("z", 40), "z@1/1=1 a@0/11=4 z@12/12=1 z@40/40~1"},
+    };
+    run_scenario(TOPOLOGY("{session: 5ms}", "10ms", "{updates: 1ms}"), steps, 7,
+                 "z@40/40=1");
 }
