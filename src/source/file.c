@@ -10,12 +10,20 @@
  * always has at least a block of room: the unreturned bytes never exceed
  * max_line + 1 (one more and the line is reported too large).
  *
+ * Compressed input is decompressed by a decoder thread, a few blocks ahead
+ * of the caller (DECODED_BLOCKS buffers of one block): decompression and
+ * parsing then take a core each (LZ4 on the processing thread halved the
+ * rate of a plain file). The thread owns raw, zs and lz4 once started; the
+ * blocks are handed over under `lock`. A decoding error travels in its block
+ * and is returned where the text ends.
+ *
  * zlib and LZ4F allocate through core/alloc.h like the rest of eddy.
  */
 #include "source/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -26,6 +34,24 @@
 #include "core/log.h"
 
 enum codec { CODEC_UNKNOWN, CODEC_PLAIN, CODEC_GZIP, CODEC_LZ4 };
+
+#define DECODED_BLOCKS 4
+
+struct decoded {
+    char *data; /* EDDY_FILE_SOURCE_BLOCK bytes */
+    size_t len, pos;
+    bool eof;   /* the last block: nothing follows */
+    bool error; /* decoding failed after these bytes (logged) */
+};
+
+struct decoder {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    struct decoded blocks[DECODED_BLOCKS];
+    size_t head, count; /* filled blocks: blocks[head], ... (count of them) */
+    bool stop;          /* under lock: the source is closing */
+};
 
 struct eddy_file_source {
     char *path;
@@ -50,9 +76,13 @@ struct eddy_file_source {
     bool gz_in_member; /* inside a gzip member (its trailer not yet read) */
     LZ4F_dctx *lz4;
     bool lz4_in_frame; /* LZ4F_decompress has not yet reported a frame end */
+
+    struct decoder *decoder; /* compressed input, once the first text is wanted */
 };
 
 static const char *SUBSYSTEM = "source";
+
+static void decoder_stop(struct eddy_file_source *src);
 
 static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
 {
@@ -131,6 +161,7 @@ void eddy__file_source_close(struct eddy_file_source *src)
 {
     if (!src)
         return;
+    decoder_stop(src);
     if (src->close_fd)
         close(src->fd);
     if (src->zs_ready)
@@ -148,10 +179,11 @@ const char *eddy__file_source_path(const struct eddy_file_source *src)
     return src->path;
 }
 
+/* Logs; the caller's thread marks the source failed (the decoder thread
+ * through its block). */
 static eddy_err_t fail(struct eddy_file_source *src, const char *what, const char *why)
 {
     eddy_log(EDDY_LOG_ERROR, SUBSYSTEM, "%s '%s': %s", what, src->path, why);
-    src->failed = true;
     return EDDY_EIO;
 }
 
@@ -235,7 +267,10 @@ static eddy_err_t fill_plain(struct eddy_file_source *src, size_t room)
     return err;
 }
 
-static eddy_err_t fill_gzip(struct eddy_file_source *src, size_t room)
+/* Decompresses at least one byte to @dst (at most @room) unless the input
+ * ends (*eof). */
+static eddy_err_t fill_gzip(struct eddy_file_source *src, char *dst, size_t room, size_t *out,
+                            bool *eof)
 {
     z_stream *zs = &src->zs;
     for (;;) {
@@ -250,23 +285,23 @@ static eddy_err_t fill_gzip(struct eddy_file_source *src, size_t room)
         }
         if (!src->gz_in_member) { /* another member follows, as gunzip reads them */
             if (zs->avail_in == 0) {
-                src->text_eof = true;
+                *eof = true;
                 return EDDY_OK;
             }
             if (zs->next_in[0] != 0x1f) {
                 eddy_log(EDDY_LOG_WARN, SUBSYSTEM, "trailing garbage ignored in '%s'", src->path);
-                src->text_eof = true;
+                *eof = true;
                 return EDDY_OK;
             }
             inflateReset(zs);
             src->gz_in_member = true;
         }
         /* Called even without input: inflate may hold output from before. */
-        zs->next_out = (Bytef *)src->text + src->end;
+        zs->next_out = (Bytef *)dst;
         zs->avail_out = (uInt)room;
         int rc = inflate(zs, Z_NO_FLUSH);
         size_t produced = room - zs->avail_out;
-        src->end += produced;
+        *out = produced;
         if (rc == Z_STREAM_END)
             src->gz_in_member = false;
         else if (rc == Z_BUF_ERROR && zs->avail_in == 0 && src->raw_eof)
@@ -278,7 +313,8 @@ static eddy_err_t fill_gzip(struct eddy_file_source *src, size_t room)
     }
 }
 
-static eddy_err_t fill_lz4(struct eddy_file_source *src, size_t room)
+static eddy_err_t fill_lz4(struct eddy_file_source *src, char *dst, size_t room, size_t *out,
+                           bool *eof)
 {
     for (;;) {
         eddy_err_t err = refill_raw(src);
@@ -286,17 +322,17 @@ static eddy_err_t fill_lz4(struct eddy_file_source *src, size_t room)
             return err;
         size_t avail = src->raw_len - src->raw_pos;
         if (avail == 0 && !src->lz4_in_frame) {
-            src->text_eof = true;
+            *eof = true;
             return EDDY_OK;
         }
         /* Called even without input: LZ4F may hold output from before. */
         size_t dst_size = room, src_size = avail;
-        size_t hint = LZ4F_decompress(src->lz4, src->text + src->end, &dst_size,
-                                      src->raw + src->raw_pos, &src_size, NULL);
+        size_t hint = LZ4F_decompress(src->lz4, dst, &dst_size, src->raw + src->raw_pos,
+                                      &src_size, NULL);
         if (LZ4F_isError(hint))
             return fail(src, "corrupt lz4 data in", LZ4F_getErrorName(hint));
         src->raw_pos += src_size;
-        src->end += dst_size;
+        *out = dst_size;
         src->lz4_in_frame = hint != 0;
         if (dst_size > 0)
             return EDDY_OK;
@@ -305,6 +341,129 @@ static eddy_err_t fill_lz4(struct eddy_file_source *src, size_t room)
         if (avail > 0 && src_size == 0)
             return fail(src, "corrupt lz4 data in", "no progress");
     }
+}
+
+/* ---- decoder thread ---- */
+
+/* Fills @b with up to a block of decompressed text. */
+static void decode_block(struct eddy_file_source *src, struct decoded *b)
+{
+    b->len = b->pos = 0;
+    b->eof = b->error = false;
+    while (b->len < EDDY_FILE_SOURCE_BLOCK && !b->eof) {
+        size_t got = 0;
+        char *dst = b->data + b->len;
+        size_t room = EDDY_FILE_SOURCE_BLOCK - b->len;
+        eddy_err_t err = src->codec == CODEC_GZIP ? fill_gzip(src, dst, room, &got, &b->eof)
+                                                  : fill_lz4(src, dst, room, &got, &b->eof);
+        b->len += got;
+        if (err) {
+            b->error = b->eof = true;
+            return;
+        }
+    }
+}
+
+static void *decoder_main(void *arg)
+{
+    struct eddy_file_source *src = arg;
+    struct decoder *d = src->decoder;
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        while (!d->stop && d->count == DECODED_BLOCKS)
+            pthread_cond_wait(&d->changed, &d->lock);
+        if (d->stop) {
+            pthread_mutex_unlock(&d->lock);
+            return NULL;
+        }
+        struct decoded *b = &d->blocks[(d->head + d->count) % DECODED_BLOCKS];
+        pthread_mutex_unlock(&d->lock);
+        decode_block(src, b); /* a free block: the reader does not touch it */
+        pthread_mutex_lock(&d->lock);
+        d->count++;
+        pthread_cond_broadcast(&d->changed);
+        bool last = b->eof;
+        pthread_mutex_unlock(&d->lock);
+        if (last)
+            return NULL;
+    }
+}
+
+static eddy_err_t decoder_start(struct eddy_file_source *src)
+{
+    struct decoder *d = eddy_calloc(1, sizeof *d);
+    if (!d)
+        return fail(src, "cannot start decompressing", "out of memory");
+    for (size_t i = 0; i < DECODED_BLOCKS; i++)
+        if (!(d->blocks[i].data = eddy_malloc(EDDY_FILE_SOURCE_BLOCK))) {
+            for (size_t j = 0; j < i; j++)
+                eddy_free(d->blocks[j].data);
+            eddy_free(d);
+            return fail(src, "cannot start decompressing", "out of memory");
+        }
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->changed, NULL);
+    src->decoder = d;
+    if (pthread_create(&d->thread, NULL, decoder_main, src) != 0) {
+        src->decoder = NULL;
+        pthread_cond_destroy(&d->changed);
+        pthread_mutex_destroy(&d->lock);
+        for (size_t i = 0; i < DECODED_BLOCKS; i++)
+            eddy_free(d->blocks[i].data);
+        eddy_free(d);
+        return fail(src, "cannot start decompressing", "no thread");
+    }
+    return EDDY_OK;
+}
+
+static void decoder_stop(struct eddy_file_source *src)
+{
+    struct decoder *d = src->decoder;
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = true;
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    pthread_cond_destroy(&d->changed);
+    pthread_mutex_destroy(&d->lock);
+    for (size_t i = 0; i < DECODED_BLOCKS; i++)
+        eddy_free(d->blocks[i].data);
+    eddy_free(d);
+    src->decoder = NULL;
+}
+
+/* Appends decoded text (at most @room bytes) from the decoder's blocks,
+ * waiting for the next one when none is ready. */
+static eddy_err_t fill_decoded(struct eddy_file_source *src, size_t room)
+{
+    struct decoder *d = src->decoder;
+    pthread_mutex_lock(&d->lock);
+    while (d->count == 0)
+        pthread_cond_wait(&d->changed, &d->lock);
+    struct decoded *b = &d->blocks[d->head];
+    pthread_mutex_unlock(&d->lock);
+    size_t n = b->len - b->pos < room ? b->len - b->pos : room;
+    memcpy(src->text + src->end, b->data + b->pos, n);
+    b->pos += n;
+    src->end += n;
+    if (b->pos < b->len || (n > 0 && b->eof)) /* the end or error comes next call */
+        return EDDY_OK;
+    if (b->eof) {
+        src->text_eof = true;
+        if (b->error) {
+            src->failed = true;
+            return EDDY_EIO;
+        }
+        return EDDY_OK; /* the thread has ended; the block stays, empty */
+    }
+    pthread_mutex_lock(&d->lock);
+    d->head = (d->head + 1) % DECODED_BLOCKS;
+    d->count--;
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+    return EDDY_OK;
 }
 
 /* Moves unreturned text to the front and appends at least one byte, or sets
@@ -320,16 +479,23 @@ static eddy_err_t fill_text(struct eddy_file_source *src)
     size_t room = src->text_cap - src->end;
     if (room > EDDY_FILE_SOURCE_BLOCK)
         room = EDDY_FILE_SOURCE_BLOCK;
+    eddy_err_t err = EDDY_OK;
     if (src->codec == CODEC_UNKNOWN) {
-        eddy_err_t err = detect_codec(src);
-        if (err)
+        if ((err = detect_codec(src)) ||
+            (src->codec != CODEC_PLAIN && (err = decoder_start(src)))) {
+            src->failed = true;
             return err;
+        }
     }
-    switch (src->codec) {
-    case CODEC_GZIP: return fill_gzip(src, room);
-    case CODEC_LZ4: return fill_lz4(src, room);
-    default: return fill_plain(src, room);
+    if (src->codec != CODEC_PLAIN) {
+        size_t before = src->end;
+        while (!(err = fill_decoded(src, room)) && src->end == before && !src->text_eof)
+            ; /* an empty block (a frame boundary): take the next */
+        return err;
     }
+    if ((err = fill_plain(src, room)))
+        src->failed = true;
+    return err;
 }
 
 /* In skipping mode: drops text up to and including the next '\n'; returns

@@ -11,7 +11,8 @@
  *
  * Invariants: input is read and decompressed in blocks of
  * EDDY_FILE_SOURCE_BLOCK bytes into one buffer allocated at open (about
- * max_line + 2 blocks in total); no allocation happens per line. A line longer
+ * max_line + 2 blocks in total, plus 4 blocks decompressed ahead for
+ * compressed input); no allocation happens per line. A line longer
  * than max_line is returned once, truncated to its first max_line bytes with
  * *too_large set, and the rest of it is skipped without being buffered, so
  * memory stays bounded whatever the input.
@@ -19,7 +20,9 @@
  * The "offset" of a line is its 0-based line number in the decompressed
  * stream; it stands in for the Kafka offset in dead letters.
  *
- * Single-threaded: one source is used by one thread at a time.
+ * Single-threaded: one source is used by one thread at a time. Compressed
+ * input is decompressed ahead by a thread of the source's own (file.c), so
+ * decompression and parsing run on two cores.
  */
 #ifndef EDDY_SOURCE_FILE_H
 #define EDDY_SOURCE_FILE_H
