@@ -15,14 +15,16 @@
  * metric in declaration order.
  *
  * Store and topic names derive from the topology's names, never from
- * positions: dedup store "dedup", window store per aggregation "<agg name>".
+ * positions: dedup store "dedup", window store per aggregation "<agg name>",
+ * pattern store per pattern "<pattern name>" (one namespace: a pattern cannot
+ * share an aggregation's name).
  */
 #ifndef EDDY_TOPOLOGY_H
 #define EDDY_TOPOLOGY_H
 
-/* The internal stores of every task besides one per aggregation (named after
- * it): stream times, dedup ids, alert states. Aggregations cannot take these
- * names. */
+/* The internal stores of every task besides one per aggregation and one per
+ * pattern (named after them): stream times, dedup ids, alert states.
+ * Aggregations and patterns cannot take these names. */
 #define EDDY_STORE_META "meta"
 #define EDDY_STORE_DEDUP "dedup"
 #define EDDY_STORE_ALERTS "alerts"
@@ -233,6 +235,43 @@ struct eddy_burn_rate {
 #define EDDY_BURN_MAX_WINDOWS 16
 #define EDDY_BURN_MAX_RING 100000
 
+/*
+ * Patterns (ops/pattern.h has the semantics; grammar in docs/topology.md
+ * "patterns"): a sequence of steps matched per key within `within` of event
+ * time. A step takes `min` to `max` records of the key for which its `where`
+ * holds (max EDDY_PATTERN_UNBOUNDED: `N+`); `capture` names the event slots
+ * copied into the output from the last record it took.
+ */
+#define EDDY_PATTERN_UNBOUNDED UINT32_MAX
+#define EDDY_PATTERN_MAX_STEPS 16
+#define EDDY_PATTERN_MAX_TIMES 1000000
+#define EDDY_PATTERN_MAX_CAPTURE 32
+/* partial matches kept per pattern and key; see ops/pattern.h */
+#define EDDY_PATTERN_MAX_PARTIALS 64
+
+struct eddy_pattern_step {
+    char *name;              /* `name`, default "step<1-based index>"; unique in the pattern */
+    struct eddy_expr *where; /* event scope */
+    uint32_t min, max;       /* times: N (N, N), N+ (N, UNBOUNDED), N..M (N, M); default 1 */
+    char **capture_names;    /* event slot names, in declaration order */
+    size_t *capture_slots;
+    size_t n_capture;
+    int line;
+};
+
+struct eddy_pattern {
+    char *name;         /* also its store name */
+    char **key_names;   /* event slot names, like group_by */
+    size_t *key_slots;
+    size_t n_key;
+    int64_t within_ms;  /* > 0 */
+    struct eddy_pattern_step *steps;
+    size_t n_steps;     /* 1 .. EDDY_PATTERN_MAX_STEPS */
+    bool timeout_emit;  /* timeout: emit (an expired partial match is emitted unmatched) */
+    char *output_topic; /* default "<topology name>-<pattern name>" */
+    int line;
+};
+
 struct eddy_kv {
     char *key;
     char *value;
@@ -290,6 +329,8 @@ struct eddy_plan {
     size_t n_aggregations;
     struct eddy_alert *alerts;
     size_t n_alerts;
+    struct eddy_pattern *patterns; /* may replace aggregations: one of both is required */
+    size_t n_patterns;
     struct eddy_kv *kafka; /* librdkafka properties passed through */
     size_t n_kafka;
     enum eddy_processing processing;

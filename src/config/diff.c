@@ -20,6 +20,10 @@
  *                being "burn_rate(bad=M,total=M,budget=EXPR,windows=LONG/SHORT
  *                >=FACTOR SEVERITY|...)" (a burn-rate alert's `when` is all of
  *                its definition, so changing any of it changes the alert)
+ *   pattern      topology, source, time, grace, key (fields), span (within),
+ *                sequence ("where EXPR times N|N+|N..M capture F,.. -> ..."
+ *                per step, in order; step names are left out: they only
+ *                name output), defs
  * Definitions: a source field "NAME:TYPE@PATH", a derived field "NAME=EXPR",
  * a table reference "TABLE.COLUMN:table keyed by KEY" (plus KEY's own
  * definition), and in alert scope a metric "NAME=CALL". The closure follows
@@ -45,8 +49,9 @@
  * The diff compares the same descriptions part by part to say why a store is
  * rebuilt, and separate "output" descriptions (parts as above without grace
  * and partition, plus emit, emit_empty, late (the correction horizon, or -;
- * always - for a rollup) and the declared metrics by name) to say whether an
- * output topic keeps its meaning.
+ * always - for a rollup) and the declared metrics by name; for a pattern:
+ * source, time, key, span, the sequence with step names, timeout) to say
+ * whether an output topic keeps its meaning.
  */
 #include "config/diff.h"
 
@@ -763,9 +768,88 @@ static void build_aggregation_output(struct desc *d, const struct eddy_plan *pla
     closure_finish(&c);
 }
 
+/* The parts of a pattern (with @names: step names and timeout too, for its
+ * output) and the closure of the names it uses. */
+static void pattern_parts(struct desc *d, const struct eddy_plan *plan,
+                          const struct eddy_pattern *pat, struct eddy_buf *b, bool output)
+{
+    struct closure c;
+    closure_init(&c, plan, NULL, d);
+    put_text(b, plan->source.ts_path);
+    eddy_buf_printf(b, " %s", ts_format_name(plan->source.ts_format));
+    desc_part(d, "time", b);
+    if (!output) {
+        put_duration(b, plan->grace_ms);
+        desc_part(d, "grace", b);
+    }
+    for (size_t k = 0; k < pat->n_key; k++) {
+        eddy_buf_printf(b, "%s%s", k ? "," : "", pat->key_names[k]);
+        add_event_name(&c, pat->key_names[k], strlen(pat->key_names[k]));
+    }
+    desc_part(d, "key", b);
+    put_duration(b, pat->within_ms);
+    desc_part(d, "span", b);
+    for (size_t i = 0; i < pat->n_steps; i++) {
+        const struct eddy_pattern_step *st = &pat->steps[i];
+        eddy_buf_puts(b, i ? " -> " : "");
+        if (output)
+            eddy_buf_printf(b, "%s: ", st->name);
+        eddy_buf_puts(b, "where ");
+        put_expr(b, eddy_expr_source(st->where));
+        add_expr_deps(&c, eddy_expr_source(st->where), false);
+        eddy_buf_printf(b, " times %lu", (unsigned long)st->min);
+        if (st->max == EDDY_PATTERN_UNBOUNDED)
+            eddy_buf_putc(b, '+');
+        else if (st->max != st->min)
+            eddy_buf_printf(b, "..%lu", (unsigned long)st->max);
+        for (size_t f = 0; f < st->n_capture; f++) {
+            eddy_buf_puts(b, f ? "," : " capture ");
+            eddy_buf_puts(b, st->capture_names[f]);
+            add_event_name(&c, st->capture_names[f], strlen(st->capture_names[f]));
+        }
+    }
+    desc_part(d, "sequence", b);
+    if (output) {
+        eddy_buf_puts(b, pat->timeout_emit ? "emit" : "drop");
+        desc_part(d, "timeout", b);
+    }
+    closure_finish(&c);
+}
+
+static void build_pattern(struct desc *d, const struct eddy_plan *plan,
+                          const struct eddy_pattern *pat, struct eddy_buf *b)
+{
+    d->kind = "pattern";
+    header_parts(d, plan, b);
+    pattern_parts(d, plan, pat, b, false);
+}
+
+static void build_pattern_output(struct desc *d, const struct eddy_plan *plan,
+                                 const struct eddy_pattern *pat, struct eddy_buf *b)
+{
+    d->kind = "output";
+    part_str(d, b, "source", plan->source.topic);
+    pattern_parts(d, plan, pat, b, true);
+}
+
+static const struct eddy_pattern *find_pattern(const struct eddy_plan *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->n_patterns; i++)
+        if (strcmp(plan->patterns[i].name, name) == 0)
+            return &plan->patterns[i];
+    return NULL;
+}
+
 /* ---- stores ---- */
 
-enum store_kind { STORE_NONE, STORE_META, STORE_DEDUP, STORE_AGGREGATION, STORE_ALERTS };
+enum store_kind {
+    STORE_NONE,
+    STORE_META,
+    STORE_DEDUP,
+    STORE_AGGREGATION,
+    STORE_ALERTS,
+    STORE_PATTERN
+};
 
 static enum store_kind find_store(const struct eddy_plan *plan, const char *store,
                                   const struct eddy_aggregation **agg)
@@ -782,7 +866,7 @@ static enum store_kind find_store(const struct eddy_plan *plan, const char *stor
             *agg = &plan->aggregations[i];
             return STORE_AGGREGATION;
         }
-    return STORE_NONE;
+    return find_pattern(plan, store) ? STORE_PATTERN : STORE_NONE;
 }
 
 /* Builds the description of @store; false for an unknown store or on OOM
@@ -801,6 +885,7 @@ static bool build_store(struct desc *d, const struct eddy_plan *plan, const char
     case STORE_DEDUP: build_dedup(d, plan, &b); break;
     case STORE_AGGREGATION: build_aggregation(d, plan, agg, &b); break;
     case STORE_ALERTS: build_alerts(d, plan, &b); break;
+    case STORE_PATTERN: build_pattern(d, plan, find_pattern(plan, store), &b); break;
     }
     eddy_buf_release(&b);
     return !d->oom;
@@ -830,7 +915,7 @@ static void serialize(struct eddy_buf *b, const struct desc *d)
 
 const char **eddy_plan_store_names(const struct eddy_plan *plan, size_t *n)
 {
-    const char **names = eddy_calloc(plan->n_aggregations + 3, sizeof *names);
+    const char **names = eddy_calloc(plan->n_aggregations + plan->n_patterns + 3, sizeof *names);
     if (!names)
         return NULL;
     size_t k = 0;
@@ -841,6 +926,8 @@ const char **eddy_plan_store_names(const struct eddy_plan *plan, size_t *n)
         names[k++] = plan->aggregations[a].name;
     if (plan->n_alerts)
         names[k++] = EDDY_STORE_ALERTS;
+    for (size_t p = 0; p < plan->n_patterns; p++)
+        names[k++] = plan->patterns[p].name;
     *n = k;
     return names;
 }
@@ -1016,7 +1103,7 @@ static const char *part_label(const char *key)
         {"topology", "topology name"}, {"source", "source topic"}, {"time", "event time"},
         {"partition", "partitioning"}, {"from", "rollup source"},  {"group", "group_by"},
         {"field", "dedup field"},      {"within", "dedup within"}, {"on", "aggregation"},
-        {"when", "condition"},
+        {"when", "condition"},         {"span", "within"},
     };
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(labels[i][0], key) == 0)
@@ -1168,6 +1255,7 @@ static const char *rebuild_effect(enum store_kind kind)
     case STORE_META: return "stream time restarts from the input";
     case STORE_DEDUP: return "ids seen before the upgrade are forgotten";
     case STORE_ALERTS: return "firing alerts are forgotten and fire again if still true";
+    case STORE_PATTERN: return "partial matches in progress are forgotten";
     default: return "results restart from the input still in Kafka";
     }
 }
@@ -1384,7 +1472,7 @@ static void diff_repartition(struct differ *df)
 
 /* ---- output topics ---- */
 
-enum writer_kind { W_AGGREGATION, W_ALERT, W_DEAD_LETTERS };
+enum writer_kind { W_AGGREGATION, W_ALERT, W_PATTERN, W_DEAD_LETTERS };
 
 struct writer {
     enum writer_kind kind;
@@ -1398,6 +1486,8 @@ static const char *writer_topic(const struct eddy_plan *plan, struct writer w, c
         return plan->aggregations[w.index].output_topic;
     if (w.kind == W_ALERT && plan->alerts[w.index].output_topic)
         return plan->alerts[w.index].output_topic;
+    if (w.kind == W_PATTERN)
+        return plan->patterns[w.index].output_topic;
     if (w.kind == W_AGGREGATION)
         snprintf(buf, len, "%s-%s", plan->name, plan->aggregations[w.index].name);
     else
@@ -1405,7 +1495,8 @@ static const char *writer_topic(const struct eddy_plan *plan, struct writer w, c
     return buf;
 }
 
-/* The @k-th writer: aggregations, then alerts, then the dead letters. */
+/* The @k-th writer: aggregations, then alerts, then patterns, then the dead
+ * letters. */
 static struct writer nth_writer(const struct eddy_plan *plan, size_t k)
 {
     struct writer w = {W_AGGREGATION, k};
@@ -1413,26 +1504,37 @@ static struct writer nth_writer(const struct eddy_plan *plan, size_t k)
         w.kind = W_ALERT;
         w.index = k - plan->n_aggregations;
     }
-    if (w.kind == W_ALERT && w.index >= plan->n_alerts)
+    if (w.kind == W_ALERT && w.index >= plan->n_alerts) {
+        w.kind = W_PATTERN;
+        w.index -= plan->n_alerts;
+    }
+    if (w.kind == W_PATTERN && w.index >= plan->n_patterns)
         w.kind = W_DEAD_LETTERS;
     return w;
 }
 
 static size_t n_writers(const struct eddy_plan *plan)
 {
-    return plan->n_aggregations + plan->n_alerts + 1;
+    return plan->n_aggregations + plan->n_alerts + plan->n_patterns + 1;
 }
 
 static const char *writer_name(const struct eddy_plan *plan, struct writer w)
 {
     if (w.kind == W_AGGREGATION)
         return plan->aggregations[w.index].name;
+    if (w.kind == W_PATTERN)
+        return plan->patterns[w.index].name;
     return w.kind == W_ALERT ? plan->alerts[w.index].name : "";
 }
 
 static const char *writer_label(enum writer_kind kind)
 {
-    return kind == W_AGGREGATION ? "aggregation" : kind == W_ALERT ? "alert" : "dead letters";
+    switch (kind) {
+    case W_AGGREGATION: return "aggregation";
+    case W_ALERT: return "alert";
+    case W_PATTERN: return "pattern";
+    default: return "dead letters";
+    }
 }
 
 /* The writers of @topic in @plan; returns the count (at most @max). */
@@ -1509,6 +1611,23 @@ out:
     desc_release(&ob);
 }
 
+static void compare_pattern_output(struct differ *df, struct reasons *r, const char *prefix,
+                                   const struct eddy_pattern *a, const struct eddy_pattern *b)
+{
+    struct desc da = {0}, db = {0};
+    struct eddy_buf scratch;
+    eddy_buf_init(&scratch);
+    build_pattern_output(&da, df->old_plan, a, &scratch);
+    build_pattern_output(&db, df->new_plan, b, &scratch);
+    if (da.oom || db.oom)
+        df->err = EDDY_ENOMEM;
+    else
+        compare(r, prefix, &da, &db);
+    eddy_buf_release(&scratch);
+    desc_release(&da);
+    desc_release(&db);
+}
+
 /* The writer of @topic in @writers[0..n) that is @like (same kind and name). */
 static const struct writer *same_writer(const struct eddy_plan *plan, const struct writer *writers,
                                         size_t n, const struct eddy_plan *like_plan,
@@ -1549,6 +1668,9 @@ static void topic_reasons(struct differ *df, struct reasons *r, const char *topi
         else if (wa[i].kind == W_ALERT)
             compare_alert_output(df, r, prefix, &df->old_plan->alerts[wa[i].index],
                                  &df->new_plan->alerts[match->index]);
+        else if (wa[i].kind == W_PATTERN)
+            compare_pattern_output(df, r, prefix, &df->old_plan->patterns[wa[i].index],
+                                   &df->new_plan->patterns[match->index]);
     }
     for (size_t j = 0; j < nb; j++) {
         const char *name = writer_name(df->new_plan, wb[j]);

@@ -29,7 +29,7 @@
 /*
  * The store names of @plan's tasks, in load order: "meta", "dedup" when the
  * topology deduplicates, one per aggregation (its name), "alerts" when it has
- * alerts. The one list of store names. *n receives
+ * alerts, one per pattern (its name). The one list of store names. *n receives
  * the count. The array is owned by the caller (eddy_free); the names are
  * borrowed from the plan or static. NULL when out of memory.
  */

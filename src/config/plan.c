@@ -20,11 +20,16 @@
  *   alert NAME on AGG: when EXPR|absent(N), output topic T
  *   alert NAME on AGG: burn_rate BAD/TOTAL, budget EXPR,
  *     windows [LONG & SHORT >= FACTOR SEVERITY, ...], output topic T
+ *   pattern NAME: key [..], within D, timeout emit|drop
+ *     sequence: STEP where EXPR times N|N+|N..M[ capture [F, ...]] -> ...
+ *     store NAME (changelog NAME-PATTERN-changelog), output topic T
  *   kafka: KEY=VALUE, ...
  *   topics: in T; out T, ...; internal T, ... (changelogs of the task's "meta"
- *   store, of dedup and of each aggregation, then repartition topics)
+ *   store, of dedup, of each aggregation and of each pattern, then repartition
+ *   topics)
  * Default topics: aggregation "<name>-<agg>", alerts "<name>-alerts",
- * dead letters "<name>-dlq"; changelogs "<name>-<store>-changelog".
+ * pattern "<name>-<pattern>", dead letters "<name>-dlq"; changelogs
+ * "<name>-<store>-changelog".
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -170,7 +175,37 @@ static void print_burn_rate(const struct eddy_burn_rate *br, const struct eddy_a
     fputs("]", out);
 }
 
-/* The @k-th output topic: aggregations, then alerts, then dead letters. */
+/* "pattern order_payment: key [order_id], within 15m, timeout emit", then the
+ * steps and the store. */
+static void print_pattern(const struct eddy_plan *plan, const struct eddy_pattern *pat, FILE *out)
+{
+    fprintf(out, "pattern %s: key [", pat->name);
+    for (size_t k = 0; k < pat->n_key; k++)
+        fprintf(out, "%s%s", k ? ", " : "", pat->key_names[k]);
+    fputs("], within ", out);
+    print_duration(out, pat->within_ms);
+    fprintf(out, ", timeout %s\n  sequence:", pat->timeout_emit ? "emit" : "drop");
+    for (size_t i = 0; i < pat->n_steps; i++) {
+        const struct eddy_pattern_step *st = &pat->steps[i];
+        fprintf(out, "%s %s where %s times %lu", i ? " ->" : "", st->name,
+                eddy_expr_source(st->where), (unsigned long)st->min);
+        if (st->max == EDDY_PATTERN_UNBOUNDED)
+            fputs("+", out);
+        else if (st->max != st->min)
+            fprintf(out, "..%lu", (unsigned long)st->max);
+        if (st->n_capture) {
+            fputs(" capture [", out);
+            for (size_t f = 0; f < st->n_capture; f++)
+                fprintf(out, "%s%s", f ? ", " : "", st->capture_names[f]);
+            fputs("]", out);
+        }
+    }
+    fprintf(out, "\n  store %s (changelog %s-%s-changelog), output topic %s\n", pat->name,
+            plan->name, pat->name, pat->output_topic);
+}
+
+/* The @k-th output topic: aggregations, then alerts, then patterns, then
+ * dead letters. */
 static const char *output_topic(const struct eddy_plan *plan, size_t k, char *buf, size_t len)
 {
     if (k < plan->n_aggregations) {
@@ -187,6 +222,9 @@ static const char *output_topic(const struct eddy_plan *plan, size_t k, char *bu
         snprintf(buf, len, "%s-alerts", plan->name);
         return buf;
     }
+    k -= plan->n_alerts;
+    if (k < plan->n_patterns)
+        return plan->patterns[k].output_topic;
     snprintf(buf, len, "%s-dlq", plan->name);
     return buf;
 }
@@ -194,8 +232,12 @@ static const char *output_topic(const struct eddy_plan *plan, size_t k, char *bu
 static void print_topics(const struct eddy_plan *plan, FILE *out)
 {
     char name[512], earlier[512];
-    size_t n_out = plan->n_aggregations + plan->n_alerts + 1;
-    fprintf(out, "topics: in %s; out ", plan->source.topic);
+    size_t n_out = plan->n_aggregations + plan->n_alerts + plan->n_patterns + 1;
+    fprintf(out, "topics: in %s", plan->source.topic);
+    for (size_t i = 0; i < plan->n_tables; i++)
+        if (plan->tables[i]->topic)
+            fprintf(out, ", %s (table)", plan->tables[i]->topic);
+    fputs("; out ", out);
     for (size_t k = 0; k < n_out; k++) {
         const char *topic = output_topic(plan, k, name, sizeof name);
         bool repeat = false;
@@ -209,6 +251,8 @@ static void print_topics(const struct eddy_plan *plan, FILE *out)
         fprintf(out, ", %s-dedup-changelog", plan->name);
     for (size_t i = 0; i < plan->n_aggregations; i++)
         fprintf(out, ", %s-%s-changelog", plan->name, plan->aggregations[i].name);
+    for (size_t i = 0; i < plan->n_patterns; i++)
+        fprintf(out, ", %s-%s-changelog", plan->name, plan->patterns[i].name);
     for (size_t i = 0; i < plan->n_aggregations; i++)
         if (plan->aggregations[i].repartition)
             fprintf(out, ", %s-%s-repartition", plan->name, plan->aggregations[i].name);
@@ -248,7 +292,11 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
                 t->n_rows == 1 ? "" : "s", t->key);
         for (size_t j = 0; j < t->n_columns; j++)
             fprintf(out, "%s%s", j ? ", " : "", t->columns[j]);
-        fprintf(out, "] (%s)\n", t->file);
+        if (t->topic)
+            fprintf(out, "] (topic %s%s%s)\n", t->topic, t->file ? ", initially " : "",
+                    t->file ? t->file : "");
+        else
+            fprintf(out, "] (%s)\n", t->file);
     }
     for (size_t i = 0; i < plan->n_derives; i++)
         fprintf(out, "derive: %s = %s\n", plan->derives[i].name,
@@ -271,6 +319,8 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
         else
             fprintf(out, "%s-alerts\n", plan->name);
     }
+    for (size_t i = 0; i < plan->n_patterns; i++)
+        print_pattern(plan, &plan->patterns[i], out);
     if (plan->n_kafka) {
         fputs("kafka:", out);
         for (size_t i = 0; i < plan->n_kafka; i++)
@@ -334,6 +384,26 @@ void eddy_plan_free(struct eddy_plan *plan)
         }
     }
     eddy_free(plan->alerts);
+    for (size_t i = 0; i < plan->n_patterns; i++) {
+        struct eddy_pattern *pat = &plan->patterns[i];
+        for (size_t k = 0; k < pat->n_key; k++)
+            eddy_free(pat->key_names[k]);
+        eddy_free(pat->key_names);
+        eddy_free(pat->key_slots);
+        for (size_t j = 0; j < pat->n_steps; j++) {
+            struct eddy_pattern_step *st = &pat->steps[j];
+            eddy_free(st->name);
+            eddy__expr_free(st->where);
+            for (size_t f = 0; f < st->n_capture; f++)
+                eddy_free(st->capture_names[f]);
+            eddy_free(st->capture_names);
+            eddy_free(st->capture_slots);
+        }
+        eddy_free(pat->steps);
+        eddy_free(pat->output_topic);
+        eddy_free(pat->name);
+    }
+    eddy_free(plan->patterns);
     eddy__expr_free(plan->serve.status.budget);
     eddy__expr_free(plan->serve.status.latency_threshold);
     /* tables after expressions: expressions borrow them */

@@ -3,8 +3,8 @@
  * eddy/topology.h and docs/topology.md (the grammar, every key).
  *
  * The loader walks the libyaml document in a fixed order (name, processing,
- * source, tables, derive, dedup, grace, aggregations, alerts, kafka), so
- * every later section can check names against earlier ones. It builds the
+ * source, tables, derive, dedup, grace, aggregations, alerts, patterns,
+ * kafka), so every later section can check names against earlier ones. It builds the
  * plan in place; any failure frees the partial plan with eddy_plan_free(),
  * which is why every array is allocated zeroed at its final size before it
  * is filled. Errors are "<file>:<line>: <key path>: <message>" (node.h).
@@ -32,14 +32,14 @@ struct loader {
 static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
                                        "grace",  "tables",     "derive",       "aggregations",
                                        "alerts", "kafka",      "idle_timeout", "late",
-                                       "memory_limit", "serve", NULL};
+                                       "memory_limit", "serve", "patterns", NULL};
 static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
                                           "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
 static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
 static const char *const late_keys[] = {"correct_within", NULL};
-static const char *const table_keys[] = {"file", "key", NULL};
+static const char *const table_keys[] = {"file", "key", "topic", "columns", NULL};
 static const char *const agg_keys[] = {"name",    "group_by", "where",      "window", "emit",
                                        "metrics", "output",   "emit_empty", NULL};
 static const char *const emit_keys[] = {"updates", NULL};
@@ -50,6 +50,9 @@ static const char *const output_keys[] = {"topic", NULL};
 static const char *const alert_keys[] = {"name", "on", "when", "burn_rate", "output", NULL};
 static const char *const burn_keys[] = {"total", "bad", "budget", "windows", NULL};
 static const char *const burn_window_keys[] = {"long", "short", "factor", "severity", NULL};
+static const char *const pattern_keys[] = {"name",    "key",     "within",
+                                           "sequence", "timeout", "output", NULL};
+static const char *const step_keys[] = {"name", "where", "times", "capture", NULL};
 static const char *const keywords[] = {"and", "or", "not", "true", "false", "null", NULL};
 
 /* ---- small validators ------------------------------------------------------ */
@@ -401,41 +404,116 @@ static char *resolve(const char *topology, const char *file)
     return path;
 }
 
+/* tables.NAME.columns: name -> type, into @decl (arrays owned by the caller:
+ * decl->columns and decl->types, n_columns entries). */
+static eddy_err_t parse_table_columns(struct loader *ld, yaml_node_t *node, const char *key,
+                                      struct eddy_table_decl *decl)
+{
+    struct eddy__cfg *c = &ld->c;
+    if (eddy__cfg_mapping(c, node, NULL))
+        return c->err;
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    if (n == 0)
+        return eddy__cfg_fail(c, node, "declare at least one column (name: type)");
+    const char **columns = eddy_calloc(n, sizeof *columns);
+    enum eddy_field_type *types = eddy_calloc(n, sizeof *types);
+    decl->columns = columns;
+    decl->types = types;
+    if (!columns || !types)
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        yaml_node_t *name_node = eddy__cfg_node(c, pair->key);
+        const char *name = eddy__cfg_key(c, pair);
+        size_t old = eddy__cfg_push(c, name);
+        if (check_slot_name(ld, name_node, name, "column"))
+            return c->err;
+        if (strcmp(name, key) == 0)
+            return eddy__cfg_fail(c, name_node,
+                                  "'%s' is the key column: it is the record key, not declared",
+                                  key);
+        if (parse_field_type(ld, eddy__cfg_node(c, pair->value), &types[i]))
+            return c->err;
+        columns[i] = name;
+        decl->n_columns = i + 1;
+        eddy__cfg_pop(c, old);
+    }
+    return EDDY_OK;
+}
+
+/* A table: {file, key} (columns inferred from the file), or with columns:
+ * {key, columns, file and/or topic} (table.h). */
 static eddy_err_t load_table(struct loader *ld, const char *name, yaml_node_t *node,
                              struct eddy_table **out)
 {
     struct eddy__cfg *c = &ld->c;
-    yaml_node_t *file, *key;
-    char *path = NULL, *text = NULL;
+    yaml_node_t *file, *key, *topic, *columns;
+    char *path = NULL, *text = NULL, *topic_s = NULL;
     const char *file_s, *key_s;
-    if (eddy__cfg_mapping(c, node, table_keys) || eddy__cfg_require(c, node, "file", &file) ||
-        eddy__cfg_require(c, node, "key", &key))
+    struct eddy_table_decl decl = {.name = name};
+    size_t len = 0, old = c->path_len;
+    if (eddy__cfg_mapping(c, node, table_keys) || eddy__cfg_require(c, node, "key", &key))
         return c->err;
-    size_t old = eddy__cfg_push(c, "key");
+    file = eddy__cfg_get(c, node, "file");
+    topic = eddy__cfg_get(c, node, "topic");
+    columns = eddy__cfg_get(c, node, "columns");
+    if (!file && !topic)
+        return eddy__cfg_fail(c, node, "needs 'file' or 'topic'");
+    if (topic && !columns)
+        return eddy__cfg_fail(c, node, "a table read from a topic needs 'columns' (name: type)");
+    eddy__cfg_push(c, "key");
     if (eddy__cfg_scalar(c, key, &key_s))
         return c->err;
     if (!*key_s)
         return eddy__cfg_fail(c, key, "must not be empty");
+    decl.key = key_s;
     eddy__cfg_pop(c, old);
-    eddy__cfg_push(c, "file");
-    if (eddy__cfg_scalar(c, file, &file_s))
-        return c->err;
-    if (!*file_s)
-        return eddy__cfg_fail(c, file, "must not be empty");
-    if (!(path = resolve(c->file, file_s)))
-        return eddy__cfg_nomem(c);
-    size_t len;
-    int e = eddy__cfg_read_file(path, &text, &len);
-    if (e == ENOMEM)
-        eddy__cfg_nomem(c);
-    else if (e)
-        eddy__cfg_fail(c, file, "cannot read '%s': %s", path, strerror(e));
-    else {
-        eddy_err_t rc = eddy__table_parse(name, path, key_s, text, len, out, c->errbuf, c->errlen);
-        if (rc)
-            c->err = rc; /* the message names the table file, line and row */
+    if (topic) {
+        eddy__cfg_push(c, "topic");
+        if (get_topic(ld, topic, &topic_s))
+            goto out;
+        decl.topic = topic_s;
+        eddy__cfg_pop(c, old);
     }
+    if (columns) {
+        eddy__cfg_push(c, "columns");
+        if (parse_table_columns(ld, columns, key_s, &decl))
+            goto out;
+        eddy__cfg_pop(c, old);
+    }
+    if (file) {
+        eddy__cfg_push(c, "file");
+        if (eddy__cfg_scalar(c, file, &file_s))
+            goto out;
+        if (!*file_s) {
+            eddy__cfg_fail(c, file, "must not be empty");
+            goto out;
+        }
+        if (!(path = resolve(c->file, file_s))) {
+            eddy__cfg_nomem(c);
+            goto out;
+        }
+        int e = eddy__cfg_read_file(path, &text, &len);
+        if (e) {
+            if (e == ENOMEM)
+                eddy__cfg_nomem(c);
+            else
+                eddy__cfg_fail(c, file, "cannot read '%s': %s", path, strerror(e));
+            goto out;
+        }
+        decl.file = path;
+    }
+    /* the messages of the table loaders name the table file, line and row */
+    eddy_err_t rc = columns ? eddy__table_declared(&decl, text, len, out, c->errbuf, c->errlen)
+                            : eddy__table_parse(name, path, key_s, text, len, out, c->errbuf,
+                                                c->errlen);
+    if (rc)
+        c->err = rc;
     eddy__cfg_pop(c, old);
+out:
+    eddy_free((void *)decl.columns);
+    eddy_free((void *)decl.types);
+    eddy_free(topic_s);
     eddy_free(path);
     eddy_free(text);
     return c->err;
@@ -880,6 +958,8 @@ static eddy_err_t parse_aggregations(struct loader *ld, yaml_node_t *root)
     struct eddy__cfg *c = &ld->c;
     struct eddy_plan *plan = ld->plan;
     yaml_node_t *node;
+    if (!eddy__cfg_get(c, root, "aggregations") && eddy__cfg_get(c, root, "patterns"))
+        return EDDY_OK; /* a topology of patterns only */
     if (eddy__cfg_require(c, root, "aggregations", &node))
         return c->err;
     size_t old = eddy__cfg_push(c, "aggregations");
@@ -1297,6 +1377,247 @@ static eddy_err_t parse_alerts(struct loader *ld, yaml_node_t *root)
     return EDDY_OK;
 }
 
+/* ---- patterns ---------------------------------------------------------------- */
+
+/* times: "N", "N+" or "N..M" with 1 <= N <= M <= EDDY_PATTERN_MAX_TIMES. */
+static eddy_err_t parse_times(struct loader *ld, yaml_node_t *node, struct eddy_pattern_step *st)
+{
+    struct eddy__cfg *c = &ld->c;
+    const char *text, *p;
+    if (eddy__cfg_scalar(c, node, &text))
+        return c->err;
+    unsigned long long n = 0, m = 0;
+    bool ok = *text >= '0' && *text <= '9';
+    for (p = text; ok && *p >= '0' && *p <= '9' && n <= EDDY_PATTERN_MAX_TIMES; p++)
+        n = n * 10 + (unsigned)(*p - '0');
+    if (ok && strcmp(p, "+") == 0) {
+        m = EDDY_PATTERN_UNBOUNDED;
+    } else if (ok && strncmp(p, "..", 2) == 0 && p[2] >= '0' && p[2] <= '9') {
+        for (p += 2; *p >= '0' && *p <= '9' && m <= EDDY_PATTERN_MAX_TIMES; p++)
+            m = m * 10 + (unsigned)(*p - '0');
+        ok = *p == '\0' && m <= EDDY_PATTERN_MAX_TIMES;
+    } else {
+        ok = ok && *p == '\0';
+        m = n;
+    }
+    if (!ok || n < 1 || n > EDDY_PATTERN_MAX_TIMES || m < n)
+        return eddy__cfg_fail(c, node,
+                              "expected N, N+ or N..M with 1 <= N <= M <= %d, got '%s'",
+                              EDDY_PATTERN_MAX_TIMES, text);
+    st->min = (uint32_t)n;
+    st->max = (uint32_t)m;
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_step_name(struct loader *ld, yaml_node_t *node,
+                                  struct eddy_pattern *pat, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_pattern_step *st = &pat->steps[index];
+    yaml_node_t *name = eddy__cfg_get(c, node, "name");
+    size_t at = c->path_len;
+    if (name) {
+        eddy__cfg_push(c, "name");
+        if (eddy__cfg_string(c, name, &st->name))
+            return c->err;
+        if (!is_identifier(st->name))
+            return eddy__cfg_fail(c, name,
+                                  "invalid step name '%s' (expected letters, digits and '_', "
+                                  "not starting with a digit)",
+                                  st->name);
+    } else {
+        char text[32];
+        snprintf(text, sizeof text, "step%zu", index + 1);
+        if (!(st->name = eddy_strdup(text)))
+            return eddy__cfg_nomem(c);
+    }
+    for (size_t j = 0; j < index; j++)
+        if (strcmp(pat->steps[j].name, st->name) == 0)
+            return eddy__cfg_fail(c, name ? name : node,
+                                  "duplicate step name '%s' (first at line %d)%s", st->name,
+                                  pat->steps[j].line,
+                                  name ? "" : "; unnamed steps are called step<N>");
+    eddy__cfg_pop(c, at);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_step(struct loader *ld, yaml_node_t *node, struct eddy_pattern *pat,
+                             size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_pattern_step *st = &pat->steps[index];
+    yaml_node_t *where, *v;
+    if (eddy__cfg_mapping(c, node, step_keys) || eddy__cfg_require(c, node, "where", &where))
+        return c->err;
+    st->line = eddy__cfg_line(node);
+    if (parse_step_name(ld, node, pat, index))
+        return c->err;
+    struct eddy_expr_scope scope = event_scope(ld, ld->plan->n_slots);
+    size_t old = eddy__cfg_push(c, "where");
+    if (compile(ld, where, NULL, &scope, &st->where))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    st->min = st->max = 1;
+    if ((v = eddy__cfg_get(c, node, "times")) != NULL) {
+        eddy__cfg_push(c, "times");
+        if (parse_times(ld, v, st))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, node, "capture")) != NULL) {
+        if (parse_names(ld, v, "capture", ld->plan->n_slots, &st->capture_names,
+                        &st->capture_slots, &st->n_capture))
+            return c->err;
+        if (st->n_capture > EDDY_PATTERN_MAX_CAPTURE) {
+            eddy__cfg_push(c, "capture");
+            return eddy__cfg_fail(c, v, "at most %d fields can be captured per step",
+                                  EDDY_PATTERN_MAX_CAPTURE);
+        }
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_sequence(struct loader *ld, yaml_node_t *node, struct eddy_pattern *pat)
+{
+    struct eddy__cfg *c = &ld->c;
+    size_t old = eddy__cfg_push(c, "sequence");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of steps, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n < 1 || n > EDDY_PATTERN_MAX_STEPS)
+        return eddy__cfg_fail(c, node, "expected 1 to %d steps, got %zu", EDDY_PATTERN_MAX_STEPS,
+                              n);
+    if (!(pat->steps = eddy_calloc(n, sizeof *pat->steps)))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t in = eddy__cfg_push_index(c, i);
+        pat->n_steps = i + 1;
+        if (parse_step(ld, eddy__cfg_node(c, node->data.sequence.items.start[i]), pat, i))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* The pattern's name: unique among patterns and aggregations (both name a
+ * store), not an internal store. */
+static eddy_err_t parse_pattern_name(struct loader *ld, yaml_node_t *name, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_pattern *pat = &plan->patterns[index];
+    size_t old = eddy__cfg_push(c, "name");
+    if (eddy__cfg_string(c, name, &pat->name))
+        return c->err;
+    if (!all_chars(pat->name, "_"))
+        return eddy__cfg_fail(c, name,
+                              "invalid pattern name '%s' (allowed: letters, digits, '_')",
+                              pat->name);
+    for (size_t j = 0; j < index; j++)
+        if (strcmp(plan->patterns[j].name, pat->name) == 0)
+            return eddy__cfg_fail(c, name, "duplicate pattern name '%s' (first at line %d)",
+                                  pat->name, plan->patterns[j].line);
+    for (size_t j = 0; j < plan->n_aggregations; j++)
+        if (strcmp(plan->aggregations[j].name, pat->name) == 0)
+            return eddy__cfg_fail(c, name,
+                                  "'%s' is the name of an aggregation (line %d); patterns and "
+                                  "aggregations name their stores, choose another name",
+                                  pat->name, plan->aggregations[j].line);
+    if (strcmp(pat->name, EDDY_STORE_META) == 0 || strcmp(pat->name, EDDY_STORE_DEDUP) == 0 ||
+        strcmp(pat->name, EDDY_STORE_ALERTS) == 0)
+        return eddy__cfg_fail(c, name, "'%s' names an internal store; choose another name",
+                              pat->name);
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* key: at least one field, and every source.key field (a pattern is matched
+ * in the task where its records arrive: no repartitioning). */
+static eddy_err_t parse_pattern_key(struct loader *ld, yaml_node_t *node, struct eddy_pattern *pat)
+{
+    struct eddy__cfg *c = &ld->c;
+    const struct eddy_source *src = &ld->plan->source;
+    if (parse_names(ld, node, "key", ld->plan->n_slots, &pat->key_names, &pat->key_slots,
+                    &pat->n_key))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "key");
+    if (pat->n_key == 0)
+        return eddy__cfg_fail(c, node, "at least one field is needed");
+    for (size_t k = 0; k < src->n_key; k++) {
+        bool found = false;
+        for (size_t i = 0; i < pat->n_key; i++)
+            found |= pat->key_slots[i] == src->key_slots[k];
+        if (!found)
+            return eddy__cfg_fail(c, node,
+                                  "must contain every source.key field (missing '%s'): a "
+                                  "pattern is matched where its records arrive",
+                                  src->key_names[k]);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+static eddy_err_t parse_pattern(struct loader *ld, yaml_node_t *node, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_pattern *pat = &ld->plan->patterns[index];
+    yaml_node_t *name, *key, *within, *sequence, *v;
+    if (eddy__cfg_mapping(c, node, pattern_keys) || eddy__cfg_require(c, node, "name", &name) ||
+        eddy__cfg_require(c, node, "key", &key) ||
+        eddy__cfg_require(c, node, "within", &within) ||
+        eddy__cfg_require(c, node, "sequence", &sequence))
+        return c->err;
+    pat->line = eddy__cfg_line(node);
+    if (parse_pattern_name(ld, name, index) || parse_pattern_key(ld, key, pat))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "within");
+    if (eddy__cfg_duration(c, within, true, &pat->within_ms))
+        return c->err;
+    eddy__cfg_pop(c, old);
+    if (parse_sequence(ld, sequence, pat))
+        return c->err;
+    if ((v = eddy__cfg_get(c, node, "timeout")) != NULL) {
+        const char *s;
+        eddy__cfg_push(c, "timeout");
+        if (eddy__cfg_scalar(c, v, &s))
+            return c->err;
+        if (strcmp(s, "emit") != 0 && strcmp(s, "drop") != 0)
+            return eddy__cfg_fail(c, v, "unknown timeout '%s' (expected emit or drop)", s);
+        pat->timeout_emit = strcmp(s, "emit") == 0;
+        eddy__cfg_pop(c, old);
+    }
+    return get_output(ld, node, &pat->output_topic);
+}
+
+static eddy_err_t parse_patterns(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *node = eddy__cfg_get(c, root, "patterns");
+    if (!node)
+        return EDDY_OK;
+    size_t old = eddy__cfg_push(c, "patterns");
+    if (node->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, node, "expected a sequence of patterns, got %s",
+                              eddy__cfg_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    if (n == 0)
+        return eddy__cfg_fail(c, node, "at least one pattern is needed (or leave the key out)");
+    if (!(plan->patterns = eddy_calloc(n, sizeof *plan->patterns)))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        size_t in = eddy__cfg_push_index(c, i);
+        plan->n_patterns = i + 1;
+        if (parse_pattern(ld, eddy__cfg_node(c, node->data.sequence.items.start[i]), i))
+            return c->err;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
 /* ---- serve ---------------------------------------------------------------- */
 
 static eddy_err_t status_metric(struct loader *ld, yaml_node_t *node, const char *key,
@@ -1521,7 +1842,8 @@ static eddy_err_t parse_head(struct loader *ld, yaml_node_t *root)
     return EDDY_OK;
 }
 
-/* Output topics not named in the file: "<name>-<aggregation>", "<name>-alerts". */
+/* Output topics not named in the file: "<name>-<aggregation>", "<name>-alerts",
+ * "<name>-<pattern>". */
 static enum eddy_metric_kind acc_family(enum eddy_metric_kind kind)
 {
     switch (kind) {
@@ -1580,6 +1902,13 @@ static eddy_err_t default_topics(struct loader *ld)
         if (!(plan->alerts[a].output_topic = eddy_strdup(topic)))
             return eddy__cfg_nomem(&ld->c);
     }
+    for (size_t p = 0; p < plan->n_patterns; p++) {
+        if (plan->patterns[p].output_topic)
+            continue;
+        snprintf(topic, sizeof topic, "%s-%s", plan->name, plan->patterns[p].name);
+        if (!(plan->patterns[p].output_topic = eddy_strdup(topic)))
+            return eddy__cfg_nomem(&ld->c);
+    }
     return EDDY_OK;
 }
 
@@ -1591,8 +1920,8 @@ static eddy_err_t build_plan(struct loader *ld)
         return c->err;
     if (parse_head(ld, root) || parse_source(ld, root) || parse_tables(ld, root) ||
         parse_derive(ld, root) || parse_source_key(ld, root) || parse_dedup(ld, root) ||
-        parse_aggregations(ld, root) ||
-        parse_alerts(ld, root) || parse_kafka(ld, root) || parse_serve(ld, root))
+        parse_aggregations(ld, root) || parse_alerts(ld, root) || parse_patterns(ld, root) ||
+        parse_kafka(ld, root) || parse_serve(ld, root))
         return c->err;
     mark_repartition(ld->plan);
     if (layout_accumulators(ld))

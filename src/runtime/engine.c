@@ -12,6 +12,7 @@
 #include "ops/result.h"
 #include "serve/serve.h"
 #include "source/file.h"
+#include "source/ktable.h"
 
 void eddy__stats_format(const struct eddy_task_stats *st, char *buf, size_t len)
 {
@@ -102,6 +103,15 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
                                   const struct eddy_output *out, volatile sig_atomic_t *stop,
                                   struct eddy_task_stats *stats, struct eddy_serve *serve)
 {
+    return eddy__engine_run_local_tables(plan, input, out, stop, stats, serve, NULL);
+}
+
+eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const char *input,
+                                         const struct eddy_output *out,
+                                         volatile sig_atomic_t *stop,
+                                         struct eddy_task_stats *stats, struct eddy_serve *serve,
+                                         struct eddy_ktables *ktables)
+{
     struct feed feed = {.serve = serve, .view = serve ? eddy__serve_view(serve) : NULL, .out = out};
     struct eddy_output fed = {feed_output, &feed};
     for (size_t p = 0; p < EDDY_METRICS_MAX_PARTITIONS; p++)
@@ -134,6 +144,8 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
             err = EDDY_OK;
             break;
         }
+        if (!err) /* safe point: topic-table updates land between records */
+            err = eddy__ktables_apply(ktables);
         if (err)
             goto out;
         if ((err = eddy__task_process(task, line, len, offset, too_large))) {

@@ -22,6 +22,15 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
                                   const struct eddy_output *out, volatile sig_atomic_t *stop,
                                   struct eddy_task_stats *stats, struct eddy_serve *serve);
 
+/* Same, applying the updates of the topic tables of @ktables (source/ktable.h;
+ * NULL: none) between records. */
+struct eddy_ktables;
+eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const char *input,
+                                         const struct eddy_output *out,
+                                         volatile sig_atomic_t *stop,
+                                         struct eddy_task_stats *stats, struct eddy_serve *serve,
+                                         struct eddy_ktables *ktables);
+
 /* Formats the counters of @stats as "records_in=... dead_letters=..." into @buf. */
 void eddy__stats_format(const struct eddy_task_stats *stats, char *buf, size_t len);
 

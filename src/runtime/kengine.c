@@ -21,6 +21,10 @@
  * checkpoint. A task restores (changelog from its checkpoint, or from the
  * beginning without one) when its partition is assigned, before processing.
  *
+ * eddy backfill (opts->backfill, section "eddy backfill" below): the same
+ * engine on a versioned plan, with input partitions starting at a time and,
+ * with a stop time, a finish: drain the repartition topics, flush, exit.
+ *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
  * memtables, librdkafka's queues at most L/16 each (4 MB by default; these
  * are defaults under the topology's and -X properties), task state L/2; malloc keeps at most two arenas. Each aggregation store is backed by
@@ -49,6 +53,7 @@
 #include "sink/kafka.h"
 #include "sink/kafka_admin.h"
 #include "source/kafka.h"
+#include "source/ktable.h"
 #include "state/be64.h"
 #include "state/pending.h"
 #include "state/store.h"
@@ -66,6 +71,16 @@ struct ktask {
     int64_t opened_ns;          /* when the partition was assigned (monotonic) */
     bool active;
     struct backing *backing;    /* per store name (memory_limit) */
+    /* eddy backfill: the next input offset to process (where the partition
+     * started, then past each record processed; -1 unknown, after a
+     * rewind), the last end-of-partition offset per consumed topic (0: the
+     * input, 1 + a: the repartition topic of aggregation a; -1 none), with a
+     * stop time whether the input partition reached it (then paused), and
+     * the repartition ends to drain to before the final flush */
+    int64_t position;
+    int64_t *eof;
+    int64_t *drain_to;
+    bool done;
 };
 
 /* The backing store of an aggregation's window store: the task's column
@@ -82,6 +97,7 @@ struct pending_put {
 
 struct eddy_kengine {
     const struct eddy_plan *plan;
+    struct eddy_ktables *ktables; /* topic tables (NULL: none) */
     const struct eddy_kengine_opts *opts;
     struct eddy_kconf conf;
     struct eddy_kv *props; /* topology kafka: then -X */
@@ -132,6 +148,16 @@ struct eddy_kengine {
     int64_t published_ns, directory_ns;
     bool directory_dirty;
     char *directory_topic;
+    /* eddy backfill (opts->backfill): per input partition the offset for
+     * --from and the end offset (for --to, or the high watermark at start) */
+    const struct eddy_backfill_opts *backfill;
+    int64_t *bf_start, *bf_end;
+    /* per aggregation and partition (a * n_partitions + p): past the last
+     * repartition record this process committed there, -1 none */
+    int64_t *bf_written;
+    enum { BF_RUNNING, BF_DRAINING, BF_FINISHED } bf_phase;
+    bool bf_caught_up;
+    struct eddy_backfill_progress bf_progress;
 };
 
 /* ---- outputs of a task: into the open transaction ---- */
@@ -188,7 +214,8 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
 static eddy_err_t create_topics(struct eddy_kengine *e)
 {
     const struct eddy_plan *plan = e->plan;
-    size_t n = 0, cap = e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 2;
+    size_t n = 0,
+           cap = e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + plan->n_patterns + 2;
     struct eddy_topic_spec *specs = eddy_calloc(cap, sizeof *specs);
     if (!specs)
         return EDDY_ENOMEM;
@@ -214,6 +241,15 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
         if (!seen)
             specs[n++] = (struct eddy_topic_spec){plan->alerts[a].output_topic, e->n_partitions,
                                                   e->opts->replication, "delete", -1};
+    }
+    for (size_t p = 0; p < plan->n_patterns; p++) { /* ops/pattern.h: matches */
+        bool seen = false;
+        for (size_t k = 0; k < n; k++)
+            seen |= strcmp(specs[k].name, plan->patterns[p].output_topic) == 0;
+        if (!seen)
+            specs[n++] = (struct eddy_topic_spec){plan->patterns[p].output_topic,
+                                                  e->n_partitions, e->opts->replication,
+                                                  "delete", -1};
     }
     if (e->directory_topic) /* serve.h: one partition, latest record per instance */
         specs[n++] = (struct eddy_topic_spec){e->directory_topic, 1, e->opts->replication,
@@ -340,6 +376,7 @@ static eddy_err_t ignore_closed(void *ctx, const char *store, int64_t start)
 /* ---- memory budget: window stores backed by RocksDB ---- */
 
 static size_t store_index(const struct eddy_kengine *e, const char *store);
+static eddy_err_t backfill_rewound(struct eddy_kengine *e);
 
 static eddy_err_t backing_get(void *ctx, const void *key, size_t klen, struct eddy_buf *value,
                               bool *found)
@@ -573,6 +610,10 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     for (size_t a = 0; a < e->plan->n_aggregations; a++)
         kt->repart_next[a] = -1;
     kt->reported_time = INT64_MIN;
+    kt->position = -1;
+    kt->done = false;
+    for (size_t a = 0; a <= e->plan->n_aggregations; a++)
+        kt->eof[a] = kt->drain_to[a] = -1;
     int64_t started = eddy_mono_ns();
     kt->opened_ns = started;
     /* one changelog reader for the engine's life: a new client costs about
@@ -607,6 +648,8 @@ static void add_stats(struct eddy_task_stats *sum, const struct eddy_task_stats 
     sum->revisions_out += st->revisions_out;
     sum->updates_out += st->updates_out;
     sum->alerts_out += st->alerts_out;
+    sum->matches_out += st->matches_out;
+    sum->partials_dropped += st->partials_dropped;
     for (int r = 0; r < EDDY_DL__COUNT; r++)
         sum->dead_letters[r] += st->dead_letters[r];
 }
@@ -779,6 +822,8 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
                 e->tasks[p].repart_next[a] = -1;
             err = task_load(e, &e->tasks[p]);
         }
+    if (!err && e->backfill)
+        err = backfill_rewound(e);
     return err ? err : begin(e);
 }
 
@@ -910,6 +955,20 @@ static void publish_metrics(struct eddy_kengine *e, bool now)
 }
 
 
+/* Backfill: where the repartition records this process committed end (the
+ * read_committed end read right after a commit can lag behind them: the
+ * coordinator writes the commit markers after commit_transaction returns). */
+static void note_repartition_writes(struct eddy_kengine *e)
+{
+    for (size_t a = 0; a < e->plan->n_aggregations; a++)
+        for (int p = 0; e->repart_topics[a] && p < e->n_partitions; p++) {
+            int64_t next = eddy__kproducer_next_offset(e->producer, e->repart_topics[a], p);
+            int64_t *written = &e->bf_written[a * (size_t)e->n_partitions + (size_t)p];
+            if (next > *written)
+                *written = next;
+        }
+}
+
 static eddy_err_t commit(struct eddy_kengine *e)
 {
     int64_t started = eddy_mono_ns();
@@ -943,6 +1002,8 @@ static eddy_err_t commit(struct eddy_kengine *e)
         return recover(e, err);
     if (err)
         return err;
+    if (e->bf_written)
+        note_repartition_writes(e);
     /* committed: the changes join those waiting for RocksDB, with each
      * store's changelog position; written every STATE_FLUSH_NS */
     if ((err = eddy__pending_commit(e->unflushed, changelog_next, e)))
@@ -976,6 +1037,7 @@ static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *pa
 {
     struct eddy_kengine *e = ctx;
     e->snap.readiness = EDDY_RESTORING;
+    e->bf_phase = BF_RUNNING; /* backfill: a new assignment starts the finish over */
     publish_metrics(e, true);
     for (int i = 0; i < parts->cnt; i++) {
         eddy_log(EDDY_LOG_INFO, "rebalance", "assigned %s[%d]", parts->elems[i].topic,
@@ -983,6 +1045,9 @@ static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *pa
         eddy_err_t err = task_open(e, parts->elems[i].partition);
         if (err)
             return e->pending = err;
+        /* backfill: the consumer set where input partitions start */
+        if (e->backfill && strcmp(parts->elems[i].topic, e->plan->source.topic) == 0)
+            e->tasks[parts->elems[i].partition].position = parts->elems[i].offset;
     }
     e->snap.readiness = EDDY_READY;
     e->snap.restore_remaining = 0;
@@ -1017,6 +1082,277 @@ static eddy_err_t on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *pa
     }
     if (err)
         e->pending = err;
+    return err;
+}
+
+/* ---- eddy backfill ----
+ *
+ * Start: the consumer starts input partitions without a committed offset at
+ * the offset for --from (eddy__kconsumer_start_at); on_assign notes where
+ * each started. With --to, an input partition is done at its first record
+ * at or past its end offset (bf_end: the first offset with a timestamp >=
+ * --to, or the high watermark at start) or with a timestamp >= --to, or
+ * once the consumer reports its end at or past bf_end (the end may be a
+ * transaction marker): it is paused and its later records dropped. When
+ * every input partition is done and this process owns them all: commit
+ * (ships the last partials and stream times), then (BF_DRAINING) consume
+ * the repartition partitions it owns past the last partial it committed to
+ * each (bf_written) and at least to their read_committed end (what earlier
+ * incarnations committed), then flush every task (every open window emitted
+ * final, as at the end of a local run), commit, and stop. An abort on the
+ * way rewinds everything (recover): the partitions are done again at once
+ * and the sequence repeats from the reloaded, committed state.
+ */
+
+/* The offsets of every input partition for --from and for --to (or its
+ * high watermark), for progress and for the stop point. */
+static eddy_err_t backfill_offsets(struct eddy_kengine *e)
+{
+    const struct eddy_backfill_opts *b = e->backfill;
+    rd_kafka_t *rk = eddy__kproducer_handle(e->producer);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(e->n_partitions);
+    size_t n_written = (e->plan->n_aggregations + 1) * (size_t)e->n_partitions;
+    e->bf_start = eddy_calloc((size_t)e->n_partitions, sizeof *e->bf_start);
+    e->bf_end = eddy_calloc((size_t)e->n_partitions, sizeof *e->bf_end);
+    e->bf_written = eddy_calloc(n_written, sizeof *e->bf_written);
+    eddy_err_t err = e->bf_start && e->bf_end && e->bf_written ? EDDY_OK : EDDY_ENOMEM;
+    for (size_t i = 0; e->bf_written && i < n_written; i++)
+        e->bf_written[i] = -1;
+    for (int p = 0; p < e->n_partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, e->plan->source.topic, p);
+    if (!err)
+        err = eddy__kafka_offsets_for_time(rk, parts, b->from_ms);
+    for (int p = 0; !err && p < e->n_partitions; p++)
+        e->bf_start[p] = parts->elems[p].offset;
+    /* open-ended: "none is that new" is the high watermark */
+    if (!err)
+        err = eddy__kafka_offsets_for_time(rk, parts, b->to_ms);
+    uint64_t total = 0;
+    for (int p = 0; !err && p < e->n_partitions; p++) {
+        e->bf_end[p] = parts->elems[p].offset;
+        total += e->bf_end[p] > e->bf_start[p] ? (uint64_t)(e->bf_end[p] - e->bf_start[p]) : 0;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        eddy_log(EDDY_LOG_ERROR, "backfill", "cannot read the offsets of '%s' for the backfill",
+                 e->plan->source.topic);
+        return err;
+    }
+    char from[40], to[40] = "now, then live", count[16];
+    eddy_time_format(b->from_ms, from);
+    if (b->to_ms != EDDY_BACKFILL_OPEN_END)
+        eddy_time_format(b->to_ms, to);
+    eddy__backfill_count(total, count, sizeof count);
+    eddy_log(EDDY_LOG_INFO, "backfill", "%s from %s to %s: %s records in %d partitions of '%s'",
+             e->plan->name, from, to, count, e->n_partitions, e->plan->source.topic);
+    e->bf_progress.tty = b->tty;
+    return EDDY_OK;
+}
+
+static void on_eof(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    struct eddy_kengine *e = ctx;
+    if (partition < 0 || partition >= e->n_partitions || !e->tasks[partition].active)
+        return;
+    struct ktask *kt = &e->tasks[partition];
+    if (strcmp(topic, e->plan->source.topic) == 0)
+        kt->eof[0] = offset;
+    for (size_t a = 0; a < e->plan->n_aggregations; a++)
+        if (e->repart_topics[a] && strcmp(topic, e->repart_topics[a]) == 0)
+            kt->eof[1 + a] = offset;
+}
+
+static bool bounded(const struct eddy_kengine *e)
+{
+    return e->backfill && e->backfill->to_ms != EDDY_BACKFILL_OPEN_END;
+}
+
+/* Whether input partition @kt has reached its end offset. */
+static bool reached_end(const struct eddy_kengine *e, const struct ktask *kt)
+{
+    int64_t end = e->bf_end[kt->partition];
+    return kt->done || (kt->position >= 0 && kt->position >= end) || kt->eof[0] >= end;
+}
+
+static eddy_err_t pause_partition(struct eddy_kengine *e, int32_t partition, bool pause)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, e->plan->source.topic, partition);
+    eddy_err_t err = pause ? eddy__kconsumer_pause(e->consumer, list)
+                           : eddy__kconsumer_resume(e->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+static eddy_err_t mark_done(struct eddy_kengine *e, struct ktask *kt)
+{
+    kt->done = true;
+    eddy__backfill_report_clear(&e->bf_progress);
+    eddy_log(EDDY_LOG_INFO, "backfill", "%s[%d] done at offset %lld (end %lld)",
+             e->plan->source.topic, kt->partition,
+             (long long)(kt->position >= 0 ? kt->position : e->bf_start[kt->partition]),
+             (long long)e->bf_end[kt->partition]);
+    return pause_partition(e, kt->partition, true);
+}
+
+/* After a rewind to the committed offsets: nothing is done any more. */
+static eddy_err_t backfill_rewound(struct eddy_kengine *e)
+{
+    e->bf_phase = BF_RUNNING;
+    for (int p = 0; p < e->n_partitions; p++) {
+        struct ktask *kt = &e->tasks[p];
+        if (!kt->active)
+            continue;
+        kt->position = -1;
+        for (size_t a = 0; a <= e->plan->n_aggregations; a++)
+            kt->eof[a] = kt->drain_to[a] = -1;
+        if (kt->done) {
+            kt->done = false;
+            eddy_err_t err = pause_partition(e, kt->partition, false);
+            if (err)
+                return err;
+        }
+    }
+    return EDDY_OK;
+}
+
+/* Offsets done and to do of the assigned input partitions. */
+static void backfill_count(const struct eddy_kengine *e, uint64_t *done, uint64_t *total,
+                           int *assigned, int *at_end)
+{
+    *done = *total = 0;
+    *assigned = *at_end = 0;
+    for (int p = 0; p < e->n_partitions; p++) {
+        const struct ktask *kt = &e->tasks[p];
+        if (!kt->active)
+            continue;
+        int64_t start = e->bf_start[p], end = e->bf_end[p];
+        int64_t pos = reached_end(e, kt) ? end : kt->position >= 0 ? kt->position : start;
+        if (pos > end)
+            pos = end;
+        *total += end > start ? (uint64_t)(end - start) : 0;
+        *done += pos > start ? (uint64_t)(pos - start) : 0;
+        (*assigned)++;
+        *at_end += reached_end(e, kt);
+    }
+}
+
+/* BF_DRAINING: whether every owned repartition partition was consumed up
+ * to the end read after the input was done. */
+static bool drained(const struct eddy_kengine *e)
+{
+    for (int p = 0; p < e->n_partitions; p++)
+        for (size_t a = 0; e->tasks[p].active && a < e->plan->n_aggregations; a++) {
+            const struct ktask *kt = &e->tasks[p];
+            if (e->repart_topics[a] && kt->eof[1 + a] < kt->drain_to[a] &&
+                kt->repart_next[a] < kt->drain_to[a])
+                return false;
+        }
+    return true;
+}
+
+/* The end to drain each owned repartition partition to: past the last
+ * record this process committed there, and at least its read_committed end
+ * now (records committed by an earlier incarnation, whose markers are long
+ * written). */
+static eddy_err_t start_draining(struct eddy_kengine *e)
+{
+    /* the producer's connection: the consumer's may be held by a long-poll
+     * fetch (fetch.wait.max.ms) for each query */
+    rd_kafka_t *rk = eddy__kproducer_handle(e->producer);
+    for (int p = 0; p < e->n_partitions; p++)
+        for (size_t a = 0; e->tasks[p].active && a < e->plan->n_aggregations; a++) {
+            int64_t low, high;
+            if (!e->repart_topics[a])
+                continue;
+            rd_kafka_resp_err_t rerr =
+                rd_kafka_query_watermark_offsets(rk, e->repart_topics[a], p, &low, &high, 10000);
+            if (rerr)
+                return eddy__kafka_err(rk, rerr, "cannot read the end of a repartition topic");
+            int64_t written = e->bf_written[a * (size_t)e->n_partitions + (size_t)p];
+            e->tasks[p].drain_to[a] = high > written ? high : written;
+            eddy_log(EDDY_LOG_DEBUG, "backfill", "draining %s[%d] from %lld (end seen %lld) to "
+                     "%lld", e->repart_topics[a], p, (long long)e->tasks[p].repart_next[a],
+                     (long long)e->tasks[p].eof[1 + a], (long long)e->tasks[p].drain_to[a]);
+        }
+    e->bf_phase = BF_DRAINING;
+    return EDDY_OK;
+}
+
+/* Commits now; *committed is false when the transaction aborted instead
+ * (commit() then recovered: everything was rewound). */
+static eddy_err_t commit_now(struct eddy_kengine *e, bool *committed)
+{
+    uint64_t aborts = e->aborts;
+    eddy_err_t err = commit(e);
+    *committed = !err && e->aborts == aborts;
+    return err;
+}
+
+static eddy_err_t backfill_finish(struct eddy_kengine *e)
+{
+    eddy_err_t err = EDDY_OK;
+    for (int p = 0; !err && p < e->n_partitions; p++)
+        if (e->tasks[p].active)
+            err = eddy__task_flush(e->tasks[p].task);
+    bool committed = false;
+    if (!err)
+        err = commit_now(e, &committed);
+    if (!err && committed) {
+        e->bf_phase = BF_FINISHED;
+        eddy__backfill_report_end(&e->bf_progress);
+        char to[40];
+        eddy_time_format(e->backfill->to_ms, to);
+        eddy_log(EDDY_LOG_INFO, "backfill", "complete: every input partition processed up to "
+                 "%s, every open window emitted and committed", to);
+    }
+    return err;
+}
+
+/* Once per poll-loop pass: done partitions, progress, and with a stop time
+ * the finishing sequence. Sets *finished when the backfill is complete. */
+static eddy_err_t backfill_step(struct eddy_kengine *e, bool *finished)
+{
+    eddy_err_t err = EDDY_OK;
+    for (int p = 0; bounded(e) && !err && p < e->n_partitions; p++)
+        if (e->tasks[p].active && !e->tasks[p].done && reached_end(e, &e->tasks[p]))
+            err = mark_done(e, &e->tasks[p]);
+    uint64_t done, total;
+    int assigned, at_end;
+    backfill_count(e, &done, &total, &assigned, &at_end);
+    bool complete = !err && assigned > 0 && at_end == assigned;
+    if (!e->bf_caught_up && assigned > 0)
+        eddy__backfill_report(&e->bf_progress, done, total, eddy_mono_ns(), complete);
+    if (complete && !e->bf_caught_up) {
+        e->bf_caught_up = true; /* reported once per run */
+        eddy__backfill_report_end(&e->bf_progress);
+        if (!bounded(e))
+            eddy_log(EDDY_LOG_INFO, "backfill", "backfill caught up: live from here");
+    }
+    if (err || !bounded(e) || !complete)
+        return err;
+    bool committed = false;
+    if (e->bf_phase == BF_RUNNING) {
+        if (assigned < e->n_partitions) {
+            eddy__backfill_report_clear(&e->bf_progress);
+            eddy_log(EDDY_LOG_ERROR, "backfill", "cannot finish: this process owns %d of the %d "
+                     "input partitions, another process is in group '%s'; a backfill with --to "
+                     "must run as one process (docs/backfill.md): stop the others and start "
+                     "one again (it resumes from the committed offsets)", assigned,
+                     e->n_partitions, e->plan->name);
+            return EDDY_ECONFIG;
+        }
+        if ((err = commit_now(e, &committed)) || !committed)
+            return err;
+        if ((err = start_draining(e)))
+            return err;
+        eddy_log(EDDY_LOG_INFO, "backfill", "every input partition is done; %s",
+                 drained(e) ? "flushing every open window"
+                            : "draining the repartition topics, then flushing");
+    }
+    if (e->bf_phase == BF_DRAINING && drained(e))
+        err = backfill_finish(e);
+    *finished = e->bf_phase == BF_FINISHED;
     return err;
 }
 
@@ -1096,10 +1432,11 @@ static eddy_err_t setup(struct eddy_kengine *e)
     e->store_names = eddy_plan_store_names(plan, &e->n_stores);
     e->changelogs = eddy_calloc(e->n_stores, sizeof *e->changelogs);
     e->tasks = eddy_calloc((size_t)e->n_partitions, sizeof *e->tasks);
-    e->dlq_topic = topic_name(plan->name, "dlq", "");
+    e->dlq_topic = o->dlq_topic ? eddy_strdup(o->dlq_topic) : topic_name(plan->name, "dlq", "");
     e->txn_id = topic_name(plan->name, o->instance, "");
     e->repart_topics = eddy_calloc(plan->n_aggregations + 1, sizeof *e->repart_topics);
-    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + 2,
+    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts +
+                                plan->n_patterns + 2,
                             sizeof *e->topics);
     if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id ||
         !e->repart_topics || !e->topics)
@@ -1117,7 +1454,10 @@ static eddy_err_t setup(struct eddy_kengine *e)
         e->tasks[p].stores = eddy_calloc(e->n_stores, sizeof *e->tasks[p].stores);
         e->tasks[p].repart_next = eddy_calloc(plan->n_aggregations + 1, sizeof(int64_t));
         e->tasks[p].backing = eddy_calloc(e->n_stores, sizeof *e->tasks[p].backing);
-        if (!e->tasks[p].stores || !e->tasks[p].repart_next || !e->tasks[p].backing)
+        e->tasks[p].eof = eddy_calloc(plan->n_aggregations + 1, sizeof(int64_t));
+        e->tasks[p].drain_to = eddy_calloc(plan->n_aggregations + 1, sizeof(int64_t));
+        if (!e->tasks[p].stores || !e->tasks[p].repart_next || !e->tasks[p].backing ||
+            !e->tasks[p].eof || !e->tasks[p].drain_to)
             return EDDY_ENOMEM;
     }
     if ((err = create_topics(e)))
@@ -1141,7 +1481,12 @@ static eddy_err_t setup(struct eddy_kengine *e)
     e->flush_bytes = e->state_budget ? e->state_budget / 4 : (size_t)64 << 20;
     if ((err = new_producer(e)) || (err = begin(e)))
         return err;
-    struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, e};
+    if (e->backfill && (err = backfill_offsets(e)))
+        return err;
+    /* topic tables are read to their end before the group is joined */
+    if ((err = eddy__ktables_start(plan, &e->conf, e->stop, &e->ktables)))
+        return err;
+    struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, e, e->backfill ? on_eof : NULL};
     const char **topics = eddy_calloc(plan->n_aggregations + 1, sizeof *topics);
     if (!topics)
         return EDDY_ENOMEM;
@@ -1152,11 +1497,14 @@ static eddy_err_t setup(struct eddy_kengine *e)
             topics[n++] = e->repart_topics[a];
     err = eddy__kconsumer_new(&e->conf, plan->name, topics, n, &cbs, &e->consumer);
     eddy_free(topics);
+    if (!err && e->backfill)
+        err = eddy__kconsumer_start_at(e->consumer, plan->source.topic, e->backfill->from_ms);
     return err;
 }
 
 static void teardown(struct eddy_kengine *e)
 {
+    eddy__ktables_stop(e->ktables);
     eddy__kconsumer_free(e->consumer); /* revokes: the final commit happens there */
     eddy__kproducer_free(e->producer);
     eddy__kreader_free(e->reader);
@@ -1165,7 +1513,12 @@ static void teardown(struct eddy_kengine *e)
         eddy_free(e->tasks[p].stores);
         eddy_free(e->tasks[p].repart_next);
         eddy_free(e->tasks[p].backing);
+        eddy_free(e->tasks[p].eof);
+        eddy_free(e->tasks[p].drain_to);
     }
+    eddy_free(e->bf_start);
+    eddy_free(e->bf_end);
+    eddy_free(e->bf_written);
     for (size_t a = 0; e->repart_topics && a < e->plan->n_aggregations; a++)
         eddy_free(e->repart_topics[a]);
     eddy_free(e->repart_topics);
@@ -1205,10 +1558,19 @@ static eddy_err_t route(struct eddy_kengine *e, struct ktask *kt, const rd_kafka
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, e->plan->source.topic) == 0) {
+        if (bounded(e)) { /* backfill: nothing at or past the stop point */
+            rd_kafka_timestamp_type_t type;
+            int64_t ts = rd_kafka_message_timestamp(m, &type);
+            if (kt->done)
+                return EDDY_OK;
+            if (m->offset >= e->bf_end[kt->partition] ||
+                (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= e->backfill->to_ms))
+                return mark_done(e, kt);
+        }
         eddy_err_t err = eddy__task_process(kt->task, m->payload ? m->payload : "", m->len,
                                             m->offset, false);
         if (!err)
-            kt->next_offset = m->offset + 1;
+            kt->next_offset = kt->position = m->offset + 1;
         return err;
     }
     for (size_t a = 0; a < e->plan->n_aggregations; a++) {
@@ -1268,7 +1630,7 @@ static eddy_err_t pause_input(struct eddy_kengine *e, bool pause)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(e->n_partitions);
     for (int p = 0; p < e->n_partitions; p++)
-        if (e->tasks[p].active)
+        if (e->tasks[p].active && !e->tasks[p].done) /* a done backfill partition stays paused */
             rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
     eddy_err_t err = pause ? eddy__kconsumer_pause(e->consumer, list)
                            : eddy__kconsumer_resume(e->consumer, list);
@@ -1344,7 +1706,8 @@ static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t
 eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
                              volatile sig_atomic_t *stop)
 {
-    struct eddy_kengine e = {.plan = plan, .opts = opts, .stop = stop};
+    struct eddy_kengine e = {.plan = plan, .opts = opts, .stop = stop,
+                             .backfill = opts->backfill};
     int64_t interval_ns = (opts->commit_interval_ms > 0 ? opts->commit_interval_ms : 100) * 1000000;
     enum { BATCH = 2048 };
     rd_kafka_message_t *msgs[BATCH];
@@ -1360,6 +1723,8 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         err = eddy__kconsumer_poll(e.consumer, msgs, BATCH, 100, &n);
         if (!err && e.pending)
             err = e.pending;
+        if (!err) /* safe point: topic-table updates land between poll batches */
+            err = eddy__ktables_apply(e.ktables);
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             struct ktask *kt = (m->partition >= 0 && m->partition < e.n_partitions)
@@ -1374,7 +1739,7 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         /* idle-aware time: silent partitions move their stream time on */
         int64_t now_ms = eddy_now_ms();
         for (int p = 0; !err && p < e.n_partitions; p++)
-            if (e.tasks[p].active)
+            if (e.tasks[p].active && !e.tasks[p].done) /* done: waits for the final flush */
                 err = eddy__task_tick(e.tasks[p].task, now_ms);
         if (err == EDDY_EAGAIN || err == EDDY_EKAFKA_FATAL) /* a send needed an abort */
             err = recover(&e, err);
@@ -1397,9 +1762,22 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         }
         if (!err && e.state_budget)
             err = enforce_budget(&e, committed, interval_ns);
+        bool finished = false;
+        if (!err && e.backfill) {
+            uint64_t commits = e.commits, aborts = e.aborts;
+            err = backfill_step(&e, &finished);
+            if (e.commits != commits || e.aborts != aborts) {
+                last_commit = eddy_mono_ns();
+                uncommitted = 0;
+            }
+        }
         log_progress(&e, &last_log, &last_records);
         publish_metrics(&e, false);
+        if (finished)
+            break;
     }
+    if (e.backfill)
+        eddy__backfill_report_end(&e.bf_progress);
     e.failed = err != EDDY_OK;
     if (err)
         eddy_log(EDDY_LOG_ERROR, "engine", "stopping: %s", eddy_err_message(err));

@@ -22,6 +22,7 @@
 #include "core/time.h"
 #include "ops/alert.h"
 #include "ops/dedup.h"
+#include "ops/pattern.h"
 #include "ops/result.h"
 #include "ops/window.h"
 #include "state/be64.h"
@@ -47,6 +48,7 @@ struct eddy_task {
     int64_t **source_time, **source_time_persisted;
     size_t n_sources;
     struct eddy_alert_state *alerts;
+    struct eddy_pattern_store **patterns; /* per plan pattern */
     struct eddy_value *slots;
     char *scratch;
     size_t scratch_cap;
@@ -83,7 +85,9 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->stores = eddy_calloc(plan->n_aggregations ? plan->n_aggregations : 1, sizeof *t->stores);
     t->agg_time = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time);
     t->agg_time_persisted = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time_persisted);
-    if (!t->topic || !t->slots || !t->stores || !t->agg_time || !t->agg_time_persisted)
+    t->patterns = eddy_calloc(plan->n_patterns + 1, sizeof *t->patterns);
+    if (!t->topic || !t->slots || !t->stores || !t->agg_time || !t->agg_time_persisted ||
+        !t->patterns)
         goto out;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         t->agg_time[a] = t->agg_time_persisted[a] = INT64_MIN;
@@ -100,6 +104,9 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (plan->aggregations[a].rollup) /* its source's final rows feed it */
             eddy__window_export(t->stores[plan->aggregations[a].from]);
+    for (size_t p = 0; p < plan->n_patterns; p++)
+        if ((err = eddy__pattern_store_new(&plan->patterns[p], plan->grace_ms, &t->patterns[p])))
+            goto out;
     err = eddy__alert_state_new(plan, &t->alerts);
 out:
     if (err) {
@@ -131,6 +138,9 @@ void eddy__task_free(struct eddy_task *task)
     eddy_free(task->source_time);
     eddy_free(task->source_time_persisted);
     eddy__alert_state_free(task->alerts);
+    for (size_t p = 0; task->patterns && p < task->plan->n_patterns; p++)
+        eddy__pattern_store_free(task->patterns[p]);
+    eddy_free(task->patterns);
     eddy_free(task->slots);
     eddy_free(task->scratch);
     eddy_free(task->topic);
@@ -211,6 +221,30 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
     return eddy__alert_on_row(t->alerts, a, row, emit_alert, t);
 }
 
+static eddy_err_t emit_match(void *ctx, const struct eddy_pattern *pattern,
+                             const struct eddy_pattern_match *match)
+{
+    struct eddy_task *t = ctx;
+    eddy_buf_reset(&t->value);
+    eddy_buf_reset(&t->key);
+    eddy__pattern_json(&t->value, pattern, match);
+    eddy__pattern_key_json(&t->key, pattern, match);
+    eddy_err_t err = eddy_buf_err(&t->value) ? EDDY_ENOMEM : eddy_buf_err(&t->key);
+    if (err)
+        return err;
+    t->stats.matches_out++;
+    return t->out.write(t->out.ctx, EDDY_OUT_MATCH, pattern->output_topic, t->key.data,
+                        t->key.len, t->value.data, t->value.len);
+}
+
+static void count_dropped(struct eddy_task *t)
+{
+    uint64_t dropped = 0;
+    for (size_t p = 0; p < t->plan->n_patterns; p++)
+        dropped += eddy__pattern_dropped(t->patterns[p]);
+    t->stats.partials_dropped = dropped;
+}
+
 /* Stream time of the store that emits aggregation @a: the task's, or for a
  * repartitioned aggregation its watermark, and for a rollup its source's. */
 static int64_t emit_time(const struct eddy_task *t, size_t a)
@@ -242,6 +276,14 @@ static eddy_err_t advance(struct eddy_task *t, bool flush)
         if (err)
             return err;
     }
+    for (size_t p = 0; p < t->plan->n_patterns; p++) {
+        eddy_err_t err =
+            eddy__pattern_advance(t->patterns[p], t->stream_time, flush, emit_match, t);
+        if (err)
+            return err;
+    }
+    if (t->plan->n_patterns)
+        count_dropped(t);
     return EDDY_OK;
 }
 
@@ -282,6 +324,30 @@ static bool dedup_hash(const struct eddy_task *t, uint64_t *hash)
     }
 }
 
+/* Appends @name to the list of what a record was late for. */
+static void note_late(char *late_names, size_t cap, size_t *used, const char *name)
+{
+    if (*used + strlen(name) + 3 < cap)
+        *used += (size_t)snprintf(late_names + *used, cap - *used, "%s%s", *used ? ", " : "",
+                                  name);
+}
+
+/* Offers the decoded record to every pattern; notes those it was late for. */
+static eddy_err_t match_patterns(struct eddy_task *t, int64_t ts, char *late_names, size_t cap)
+{
+    size_t used = strlen(late_names);
+    for (size_t p = 0; p < t->plan->n_patterns; p++) {
+        bool late;
+        eddy_err_t err = eddy__pattern_add(t->patterns[p], t->slots, ts, t->stream_time, &late,
+                                           emit_match, t);
+        if (err)
+            return err;
+        if (late)
+            note_late(late_names, cap, &used, t->plan->patterns[p].name);
+    }
+    return EDDY_OK;
+}
+
 /* Aggregates the decoded record; names the aggregations it was late for. */
 static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, size_t cap)
 {
@@ -304,9 +370,8 @@ static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, s
         eddy_err_t err = eddy__window_add(ws, t->slots, ts, t->stream_time, &late);
         if (err)
             return err;
-        if (late && used + strlen(agg->name) + 3 < cap)
-            used += (size_t)snprintf(late_names + used, cap - used, "%s%s", used ? ", " : "",
-                                     agg->name);
+        if (late)
+            note_late(late_names, cap, &used, agg->name);
     }
     return EDDY_OK;
 }
@@ -359,7 +424,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
         return err;
     t->stats.records_ok++;
     char late_names[160];
-    if ((err = aggregate(t, ts, late_names, sizeof late_names)))
+    if ((err = aggregate(t, ts, late_names, sizeof late_names)) ||
+        (err = match_patterns(t, ts, late_names, sizeof late_names)))
         return err;
     if (late_names[0]) {
         char start[32];
@@ -445,6 +511,8 @@ size_t eddy__task_memory(const struct eddy_task *t)
         bytes += eddy__dedup_size(t->dedup) * EDDY_TASK_DEDUP_ID_BYTES;
     if (t->alerts)
         bytes += eddy__alert_memory(t->alerts);
+    for (size_t p = 0; p < t->plan->n_patterns; p++)
+        bytes += eddy__pattern_memory(t->patterns[p]);
     return bytes;
 }
 
@@ -531,6 +599,11 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
         if ((err = eddy__alert_changes(t->alerts, alert_put, &c)))
             return err;
     }
+    for (size_t p = 0; p < t->plan->n_patterns; p++) {
+        struct change_ctx c = {changes, t->plan->patterns[p].name};
+        if ((err = eddy__pattern_changes(t->patterns[p], put_change, &c)))
+            return err;
+    }
     return EDDY_OK;
 }
 
@@ -579,6 +652,9 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         if (strcmp(store, t->plan->aggregations[a].name) == 0)
             return eddy__window_load(t->stores[a], key, key_len, value, value_len,
                                      emit_time(t, a));
+    for (size_t p = 0; p < t->plan->n_patterns; p++)
+        if (strcmp(store, t->plan->patterns[p].name) == 0)
+            return eddy__pattern_load(t->patterns[p], key, key_len, value, value_len);
     return EDDY_ENOTFOUND;
 }
 

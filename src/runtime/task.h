@@ -1,16 +1,20 @@
 /*
  * task.h - the unit of processing: one input partition with its own stream
- * time, dedup store, window stores and alert state.
+ * time, dedup store, window stores, alert state and pattern stores.
  *
  * A task turns raw records into outputs: decode (dead letters for bad
  * records) -> stream time -> dedup -> derive -> per aggregation: where,
  * window assignment, accumulate (a record late for every window of an
  * aggregation is dead-lettered once with reason "late", naming the
  * aggregations; with late corrections, only a record past the correction
- * horizon of every window) -> emit revisions of corrected closed windows ->
- * close due windows -> alerts. Outputs go to the task's
- * eddy_output. In local mode there is one task (partition 0); in Kafka mode
- * one task per assigned input partition.
+ * horizon of every window) -> per pattern (ops/pattern.h): steps matched,
+ * late when behind stream time - grace (dead-lettered once with the
+ * aggregations it was late for), matched or waiting for the watermark ->
+ * emit revisions of corrected closed windows -> close due windows -> alerts
+ * -> patterns: process the records the watermark releases, end the partial
+ * matches it passes. Outputs go to the task's eddy_output (pattern matches
+ * with kind EDDY_OUT_MATCH). In local mode there is one task (partition 0);
+ * in Kafka mode one task per assigned input partition.
  *
  * Single-threaded: a task is driven by one thread at a time.
  */
@@ -34,6 +38,8 @@ struct eddy_task_stats {
     uint64_t updates_out;
     uint64_t revisions_out; /* late corrections: rows emitted with a revision */
     uint64_t alerts_out;
+    uint64_t matches_out;      /* pattern matches and timed-out partial matches emitted */
+    uint64_t partials_dropped; /* partial matches dropped by the bound (ops/pattern.h) */
 };
 
 struct eddy_task;
@@ -56,8 +62,10 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  * Persistence (Kafka mode). A task's state lives in named stores: "meta"
  * (key "stream_time": 8 order-preserving bytes, state/be64.h), "dedup" when
  * the topology deduplicates (ops/dedup.h), one store per aggregation,
- * named after it (ops/window.h), and "alerts" when it has alerts (the firing
- * ones and the keys absent(N) alerts watch, ops/alert.h).
+ * named after it (ops/window.h), "alerts" when it has alerts (the firing
+ * ones and the keys absent(N) alerts watch, ops/alert.h), and one store per
+ * pattern, named after it (partial matches per key and records waiting for
+ * the watermark, ops/pattern.h).
  * eddy__task_changes() hands over what changed since its previous call, one
  * put per changed key (value NULL: delete the key), and each dropped window
  * (delete its key range): closed windows are dropped as they close, or with

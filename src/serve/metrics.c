@@ -108,6 +108,11 @@ eddy_err_t eddy__metrics_render(struct eddy_metrics *m, const struct eddy_plan *
             t->results_out);
     counter(out, "eddy_updates_total", "Intermediate update rows emitted.", t->updates_out);
     counter(out, "eddy_alerts_total", "Alert events emitted.", t->alerts_out);
+    counter(out, "eddy_pattern_matches_total",
+            "Pattern matches emitted (timed-out partial matches emitted included).",
+            t->matches_out);
+    counter(out, "eddy_pattern_partials_dropped_total",
+            "Partial pattern matches dropped by the per-key bound.", t->partials_dropped);
     counter(out, "eddy_commits_total", "Commits done.", s.commits);
     counter(out, "eddy_aborts_total", "Transactions aborted.", s.aborts);
     histogram(out, "eddy_commit_duration_seconds", "Duration of a commit.", &s.commit);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agg/acc.h"
+#include "config/table.h"
 #include "codec/timestamp.h"
 #include "core/alloc.h"
 #include "core/hash.h"
@@ -887,10 +888,12 @@ eddy_err_t eddy__status_render(struct eddy_qresult *r, int asked, int answered,
         summarize(plan, last5, &s5, scope); /* scope keeps the last 5 minutes */
         struct eddy_eval_ctx ectx = {.slots = scope};
         struct eddy_value bv, tv;
+        eddy__tables_read_lock(plan); /* topic tables change on the processing thread */
         eddy_expr_eval(st->budget, &ectx, &bv);
         eddy_expr_eval(st->latency_threshold, &ectx, &tv);
         bool has_budget, has_thr;
         double budget = num_of(&bv, &has_budget), thr = num_of(&tv, &has_thr);
+        eddy__tables_read_unlock(plan);
         has_budget = has_budget && budget > 0;
         double rate = s5.requests > 0 ? s5.errors / s5.requests : 0;
         double burn = has_budget ? rate / budget : 0;

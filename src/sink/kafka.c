@@ -468,12 +468,20 @@ eddy_err_t eddy__kproducer_begin(struct eddy_kproducer *p)
 eddy_err_t eddy__kproducer_send(struct eddy_kproducer *p, const char *topic, int32_t partition,
                                 const void *key, size_t klen, const void *value, size_t vlen)
 {
+    return eddy__kproducer_send_at(p, topic, partition, key, klen, value, vlen, 0);
+}
+
+eddy_err_t eddy__kproducer_send_at(struct eddy_kproducer *p, const char *topic, int32_t partition,
+                                   const void *key, size_t klen, const void *value, size_t vlen,
+                                   int64_t timestamp_ms)
+{
     int64_t deadline = 0;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_KEY(key, key ? klen : 0), RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             return EDDY_OK;
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -102,6 +102,11 @@ eddy_err_t eddy__kproducer_begin(struct eddy_kproducer *p);
  */
 eddy_err_t eddy__kproducer_send(struct eddy_kproducer *p, const char *topic, int32_t partition,
                                 const void *key, size_t klen, const void *value, size_t vlen);
+/* Same, with the record timestamp @timestamp_ms (ms since the epoch; 0: the
+ * time of sending, as eddy__kproducer_send). */
+eddy_err_t eddy__kproducer_send_at(struct eddy_kproducer *p, const char *topic, int32_t partition,
+                                   const void *key, size_t klen, const void *value, size_t vlen,
+                                   int64_t timestamp_ms);
 /*
  * Commits what was sent since begin together with @offsets (the next offsets
  * to consume of @consumer's input partitions; NULL or empty for none).

@@ -8,6 +8,10 @@
  *   rebalance (eager protocol: every partition was revoked, so they belong to
  *   no task any more).
  * - c->cb_err holds the first callback error not yet returned by a poll.
+ * - With a start time (eddy__kconsumer_start_at), every assignment and rewind
+ *   sets an explicit offset on each partition of the start topic: its
+ *   committed offset, else the one for the start time; never
+ *   auto.offset.reset.
  * - The partition reader is done when librdkafka reports end-of-partition at
  *   an offset >= the high watermark read at the start: the end-of-partition
  *   offset of a read_committed consumer is its fetch position at the last
@@ -231,7 +235,118 @@ struct eddy_kconsumer {
     eddy_err_t cb_err;
     struct err_limiter limiter;
     struct kicker *kicker; /* NULL if it could not start */
+    /* eddy__kconsumer_start_at: where partitions of start_topic without a
+     * committed offset start (NULL: at the beginning) */
+    char *start_topic;
+    int64_t start_ms;
 };
+
+/* ---- start offsets by time ---- */
+
+eddy_err_t eddy__kafka_offsets_for_time(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                        int64_t ts_ms)
+{
+    char what[320];
+    /* the high watermarks first: a record appended after them is past the
+     * answer for "none is that new", never skipped by it */
+    int64_t *high = eddy_calloc((size_t)parts->cnt + 1, sizeof *high);
+    if (!high)
+        return EDDY_ENOMEM;
+    eddy_err_t result = EDDY_OK;
+    rd_kafka_topic_partition_list_t *query = rd_kafka_topic_partition_list_copy(parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t low = 0;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk, tp->topic, tp->partition, &low, &high[i], WATERMARK_TIMEOUT_MS);
+        if (err) {
+            snprintf(what, sizeof what, "cannot read the offsets of %s[%d]", tp->topic,
+                     (int)tp->partition);
+            result = eddy__kafka_err(rk, err, what);
+            goto out;
+        }
+        query->elems[i].offset = ts_ms;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk, query, WATERMARK_TIMEOUT_MS);
+    for (int i = 0; !err && i < query->cnt; i++)
+        err = query->elems[i].err;
+    if (err) {
+        result = eddy__kafka_err(rk, err, "cannot look up offsets by timestamp");
+        goto out;
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = query->elems[i].offset >= 0 ? query->elems[i].offset : high[i];
+out:
+    rd_kafka_topic_partition_list_destroy(query);
+    eddy_free(high);
+    return result;
+}
+
+/* The group's committed offsets of the elements of @list (offsets < 0:
+ * none), then for those of the start topic without one the offset for the
+ * start time. Retried a few times: a rebalance has no one to report to. */
+static eddy_err_t start_offsets(struct eddy_kconsumer *c, rd_kafka_topic_partition_list_t *list)
+{
+    eddy_err_t err = EDDY_EKAFKA;
+    for (int attempt = 0; attempt < 3 && err == EDDY_EKAFKA; attempt++) {
+        if (attempt)
+            usleep(500000);
+        for (int i = 0; i < list->cnt; i++)
+            list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+        rd_kafka_resp_err_t rerr = rd_kafka_committed(c->rk, list, COMMITTED_TIMEOUT_MS);
+        for (int i = 0; !rerr && i < list->cnt; i++)
+            rerr = list->elems[i].err;
+        if (rerr) {
+            err = eddy__kafka_err(c->rk, rerr, "cannot read the committed offsets");
+            continue;
+        }
+        rd_kafka_topic_partition_list_t *by_time = rd_kafka_topic_partition_list_new(list->cnt);
+        for (int i = 0; i < list->cnt; i++)
+            if (list->elems[i].offset < 0 && c->start_topic &&
+                strcmp(list->elems[i].topic, c->start_topic) == 0)
+                rd_kafka_topic_partition_list_add(by_time, list->elems[i].topic,
+                                                  list->elems[i].partition);
+        err = by_time->cnt ? eddy__kafka_offsets_for_time(c->rk, by_time, c->start_ms) : EDDY_OK;
+        for (int i = 0; !err && i < by_time->cnt; i++)
+            rd_kafka_topic_partition_list_find(list, by_time->elems[i].topic,
+                                               by_time->elems[i].partition)
+                ->offset = by_time->elems[i].offset;
+        rd_kafka_topic_partition_list_destroy(by_time);
+    }
+    return err;
+}
+
+eddy_err_t eddy__kconsumer_start_at(struct eddy_kconsumer *c, const char *topic, int64_t ts_ms)
+{
+    char *copy = eddy_strdup(topic);
+    if (!copy)
+        return EDDY_ENOMEM;
+    eddy_free(c->start_topic);
+    c->start_topic = copy;
+    c->start_ms = ts_ms;
+    return EDDY_OK;
+}
+
+/* On assignment with a start time: the offsets of the start topic's
+ * partitions become where they start. */
+static eddy_err_t set_start_offsets(struct eddy_kconsumer *c,
+                                    rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (strcmp(parts->elems[i].topic, c->start_topic) == 0)
+            rd_kafka_topic_partition_list_add(list, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+    eddy_err_t err = list->cnt ? start_offsets(c, list) : EDDY_OK;
+    for (int i = 0; !err && i < list->cnt; i++) {
+        rd_kafka_topic_partition_list_find(parts, list->elems[i].topic, list->elems[i].partition)
+            ->offset = list->elems[i].offset;
+        eddy_log(EDDY_LOG_DEBUG, SUBSYS, "%s[%d] starts at offset %" PRId64,
+                 list->elems[i].topic, (int)list->elems[i].partition, list->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -244,7 +359,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     format_parts(parts, text, sizeof text);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         eddy_log(EDDY_LOG_INFO, SUBSYS, "assigned %d partition(s): %s", parts->cnt, text);
-        if (c->cbs.on_assign)
+        if (c->start_topic && (cb_err = set_start_offsets(c, parts)))
+            eddy_log(EDDY_LOG_ERROR, SUBSYS, "cannot tell where to start %s: not processing it",
+                     text);
+        else if (c->cbs.on_assign)
             cb_err = c->cbs.on_assign(c->cbs.ctx, parts);
         assign_err = rd_kafka_assign(rk, parts);
         kicker_assign(c->kicker, parts);
@@ -286,6 +404,8 @@ eddy_err_t eddy__kconsumer_new(const struct eddy_kconf *conf, const char *group_
 {
     static const char *const defaults[] = {"session.timeout.ms", "10000", NULL};
     const char *forced[] = {
+        "enable.partition.eof",
+        cbs && cbs->on_eof ? "true" : "false",
         "group.id",
         group_id,
         "partition.assignment.strategy",
@@ -339,6 +459,7 @@ void eddy__kconsumer_free(struct eddy_kconsumer *c)
                      rd_kafka_err2str(err));
         rd_kafka_destroy(c->rk);
     }
+    eddy_free(c->start_topic);
     eddy_free(c);
 }
 
@@ -384,7 +505,9 @@ eddy_err_t eddy__kconsumer_poll(struct eddy_kconsumer *c, rd_kafka_message_t **m
             drop_messages(msgs, n);
             return eddy__kafka_err(c->rk, RD_KAFKA_RESP_ERR__FATAL, "consumer failed");
         }
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && c->cbs.on_eof && m->rkt)
+            c->cbs.on_eof(c->cbs.ctx, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_message_error(&c->limiter, m);
         rd_kafka_message_destroy(m);
     }
@@ -406,10 +529,15 @@ eddy_err_t eddy__kconsumer_rewind(struct eddy_kconsumer *c,
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
     for (int i = 0; i < list->cnt; i++)
         list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-    rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, COMMITTED_TIMEOUT_MS);
-    if (err) {
-        result = eddy__kafka_err(c->rk, err, "cannot read the committed offsets to rewind to");
-        goto out;
+    if (c->start_topic) { /* no committed offset: the one for the start time */
+        if ((result = start_offsets(c, list)))
+            goto out;
+    } else {
+        rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, COMMITTED_TIMEOUT_MS);
+        if (err) {
+            result = eddy__kafka_err(c->rk, err, "cannot read the committed offsets to rewind to");
+            goto out;
+        }
     }
     for (int i = 0; i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];

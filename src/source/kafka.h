@@ -27,7 +27,8 @@ struct eddy_kconsumer;
 
 struct eddy_kconsumer_cbs {
     /* Partitions were assigned (their offsets are not set: consumption starts
-     * at the group's committed offsets, else at the beginning). Called before
+     * at the group's committed offsets, else at the beginning; but see
+     * eddy__kconsumer_start_at). Called before
      * rd_kafka_assign. An error from either callback is returned by the
      * eddy__kconsumer_poll that ran it; the assignment change happens anyway. */
     eddy_err_t (*on_assign)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
@@ -36,6 +37,13 @@ struct eddy_kconsumer_cbs {
      * tells whether the group already gave them away (session timeout). */
     eddy_err_t (*on_revoke)(void *ctx, const rd_kafka_topic_partition_list_t *parts);
     void *ctx;
+    /* Optional: the consumer reached the end of @topic[@partition] at
+     * @offset (read_committed: its fetch position at the last stable
+     * offset, past transaction markers and aborted records); the records
+     * before it were all returned, by this poll or an earlier one. Given,
+     * it turns on enable.partition.eof. Called inside eddy__kconsumer_poll;
+     * after a seek (assignment, rewind) the end is reported again. */
+    void (*on_eof)(void *ctx, const char *topic, int32_t partition, int64_t offset);
 };
 
 /*
@@ -75,11 +83,34 @@ bool eddy__kconsumer_assignment_lost(struct eddy_kconsumer *c);
  */
 eddy_err_t eddy__kconsumer_rewind(struct eddy_kconsumer *c,
                                   const rd_kafka_topic_partition_list_t *parts);
+/*
+ * Where partitions of @topic start when the group has no committed offset
+ * for them: the first offset whose record timestamp is >= @ts_ms, or the
+ * partition's end when none is that new (eddy__kafka_offsets_for_time),
+ * instead of the beginning. Applies to every later assignment and rewind;
+ * call it before the first eddy__kconsumer_poll. With it, the offsets of
+ * @topic's partitions in the list on_assign receives are set: where each
+ * starts (its committed offset, else the one for @ts_ms). Failing to read
+ * either is the error of the poll that assigned them (never a silent start
+ * from the beginning). @topic is copied.
+ */
+eddy_err_t eddy__kconsumer_start_at(struct eddy_kconsumer *c, const char *topic, int64_t ts_ms);
 /* Stop / restart fetching @parts (backpressure); the assignment is kept. */
 eddy_err_t eddy__kconsumer_pause(struct eddy_kconsumer *c,
                                  const rd_kafka_topic_partition_list_t *parts);
 eddy_err_t eddy__kconsumer_resume(struct eddy_kconsumer *c,
                                   const rd_kafka_topic_partition_list_t *parts);
+
+/*
+ * Sets the offset of each element of @parts to the first offset of its
+ * partition whose record timestamp is >= @ts_ms (ListOffsets by time,
+ * rd_kafka_offsets_for_times), or to the partition's high watermark when no
+ * record is that new. The high watermark is read first, so a record
+ * appended in between is never skipped. Any client type; at most about 10 s
+ * per request. EDDY_EKAFKA (logged) when an offset cannot be read.
+ */
+eddy_err_t eddy__kafka_offsets_for_time(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                        int64_t ts_ms);
 
 /*
  * Reads partition @partition of @topic with a separate, group-less,

@@ -1,7 +1,8 @@
 /*
  * fuzz_config.c - libFuzzer harness for the topology loader: any bytes go to
  * eddy_topology_parse() as "fuzz.yaml"; a successful plan is printed (to
- * /dev/null) and its expressions evaluated over an all-NULL event, then freed.
+ * /dev/null) and its expressions (pattern steps included) evaluated over an
+ * all-NULL event, then freed.
  * Table files resolve against the working directory; failing to read them is
  * one more error path.
  */
@@ -37,6 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (agg->metrics[j].arg)
                     eddy_expr_eval(agg->metrics[j].arg, &ctx, &out);
         }
+        for (size_t i = 0; i < plan->n_patterns; i++)
+            for (size_t j = 0; j < plan->patterns[i].n_steps; j++)
+                eddy_expr_eval(plan->patterns[i].steps[j].where, &ctx, &out);
     }
     for (size_t i = 0; i < plan->n_alerts; i++) {
         const struct eddy_aggregation *agg = &plan->aggregations[plan->alerts[i].aggregation];

@@ -681,8 +681,8 @@ Test(kafka_io, range_assignor_splits_partitions_and_calls_back_on_each_rebalance
 
     const char *topics[] = {topic};
     struct events ea = {0}, eb = {0};
-    struct eddy_kconsumer_cbs cbs_a = {on_assign, on_revoke, &ea};
-    struct eddy_kconsumer_cbs cbs_b = {on_assign, on_revoke, &eb};
+    struct eddy_kconsumer_cbs cbs_a = {on_assign, on_revoke, &ea, NULL};
+    struct eddy_kconsumer_cbs cbs_b = {on_assign, on_revoke, &eb, NULL};
     struct eddy_kconsumer *a = NULL, *b = NULL;
     cr_assert_eq(eddy__kconsumer_new(&conf, group, topics, 1, &cbs_a, &a), EDDY_OK);
     poll_until(a, &ea, 1, NULL, NULL, 0);
@@ -719,7 +719,7 @@ Test(kafka_io, paused_partition_is_not_fetched_until_resumed)
 
     const char *topics[] = {topic};
     struct events ev = {0};
-    struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, &ev};
+    struct eddy_kconsumer_cbs cbs = {on_assign, on_revoke, &ev, NULL};
     struct eddy_kconsumer *c = NULL;
     cr_assert_eq(eddy__kconsumer_new(&conf, group, topics, 1, &cbs, &c), EDDY_OK);
     poll_until(c, &ev, 1, NULL, NULL, 0);
