@@ -57,7 +57,7 @@ static const char usage_main[] =
     "  backfill TOPOLOGY --from TIME [--to TIME] [--version V] [Kafka options of run]\n"
     "      reprocess the input from TIME into version V of the topology (<name>.v<V>,\n"
     "      output topics <topic>.v<V>) beside the live one\n"
-    "  gen KIND [options]   generate events: service-logs, frames\n"
+    "  gen KIND [options]   generate events: service-logs, frames, ecommerce, viewing, nexmark\n"
     "  validate TOPOLOGY    check a topology and print its plan\n"
     "  diff OLD NEW         what a topology upgrade keeps, rebuilds or changes\n"
     "  demo [--seconds N]   service health over generated logs, as a live table\n"
@@ -123,7 +123,7 @@ static const char usage_backfill[] =
     "  Exit: 0 done (with --to) or stopped; 2 usage or configuration error; 1 failure.\n";
 
 static const char usage_gen[] =
-    "usage: eddy gen service-logs|frames [options]\n"
+    "usage: eddy gen service-logs|frames|ecommerce|viewing|nexmark [options]\n"
     "\n"
     "  --count N          events to generate (default 100000)\n"
     "  --rate EPS         pace output at EPS events per wall-clock second (default: unpaced)\n"
@@ -135,11 +135,13 @@ static const char usage_gen[] =
     "  --max-late DUR     how late a late event may be (default 0s)\n"
     "  --dup-rate F       fraction of duplicated events (default 0)\n"
     "  --malformed-rate F fraction of malformed events (default 0)\n"
-    "  --skew Z           Zipf exponent of tenant traffic (default 0 = uniform)\n"
+    "  --skew Z           Zipf exponent of tenant traffic (default 0 = uniform); ecommerce:\n"
+    "                     of product views (default 1.1), viewing: of series (default 0.9)\n"
     "  --frame-bytes N    frames: target line size (default 2048)\n"
     "  --users N          frames: user pool (default 100000)\n"
     "  --output PATH      write to PATH instead of stdout\n"
-    "  --topic T          produce to Kafka topic T instead (keyed by service, or uid)\n"
+    "  --topic T          produce to Kafka topic T instead (keyed by service, uid, user,\n"
+    "                     or auction/person id)\n"
     "  --record-time event|send  --topic: the records' Kafka timestamps: the time of\n"
     "                     sending (default), or the generator's clock, the newest event\n"
     "                     time so far (what `eddy backfill --from/--to` select on; keep\n"
@@ -530,7 +532,7 @@ static eddy_err_t write_line(void *ctx, const char *key, size_t key_len, const c
 struct kafka_out {
     struct eddy_kproducer *producer;
     const char *topic;
-    struct eddy_projection *time_field; /* service-logs "timestamp", frames "ts" */
+    struct eddy_projection *time_field; /* the kind's event time (eddy_gen_kind_time) */
     enum eddy_ts_format time_format;
     char *scratch;
     size_t scratch_cap;
@@ -565,7 +567,7 @@ static eddy_err_t send_record(void *ctx, const char *key, size_t key_len, const 
                                    k->clock_ms > 0 ? k->clock_ms : 0);
 }
 
-/* `eddy gen ... --topic T`: keyed records (service, or uid for frames) into T. */
+/* `eddy gen ... --topic T`: keyed records (gen/gen.h names each kind's key) into T. */
 static int gen_to_kafka(const char *kind, const struct eddy_gen_opts *opts, const char *topic,
                         const char *bootstrap, bool event_time)
 {
@@ -573,11 +575,13 @@ static int gen_to_kafka(const char *kind, const struct eddy_gen_opts *opts, cons
                                         : (getenv("EDDY_BOOTSTRAP") ? getenv("EDDY_BOOTSTRAP")
                                                                     : "127.0.0.1:9092"),
                               NULL, 0};
-    bool frames = strcmp(kind, "frames") == 0;
-    const char *time_path = frames ? "ts" : "timestamp";
+    const char *time_path = "timestamp", *time_format = "rfc3339";
+    eddy_gen_kind_time(kind, &time_path, &time_format);
+    enum eddy_ts_format format = strcmp(time_format, "unix_s") == 0    ? EDDY_TS_UNIX_S
+                                 : strcmp(time_format, "unix_ms") == 0 ? EDDY_TS_UNIX_MS
+                                                                       : EDDY_TS_RFC3339;
     /* the clock starts at the first event's time (live: the time of sending) */
-    struct kafka_out out = {NULL, topic, NULL, frames ? EDDY_TS_UNIX_S : EDDY_TS_RFC3339,
-                            NULL, 0, opts->live ? 0 : opts->start_ms};
+    struct kafka_out out = {NULL, topic, NULL, format, NULL, 0, opts->live ? 0 : opts->start_ms};
     eddy_err_t err = event_time ? eddy__projection_new(&time_path, 1, &out.time_field) : EDDY_OK;
     if (!err)
         err = eddy__kproducer_new(&conf, NULL, &out.producer);
@@ -664,8 +668,12 @@ static int cmd_gen(int argc, char **argv)
             return usage_error(usage_gen, "unexpected argument '%s'", a);
         }
     }
-    if (!kind || (strcmp(kind, "service-logs") != 0 && strcmp(kind, "frames") != 0))
-        return usage_error(usage_gen, "gen needs a KIND: service-logs or frames%s", "");
+    const char *path, *format;
+    if (!kind || !eddy_gen_kind_time(kind, &path, &format))
+        return usage_error(usage_gen,
+                           "gen needs a KIND: service-logs, frames, ecommerce, viewing or "
+                           "nexmark%s",
+                           "");
     if (strcmp(record_time, "send") != 0 && strcmp(record_time, "event") != 0)
         return usage_error(usage_gen, "--record-time must be event or send, not '%s'",
                            record_time);

@@ -20,6 +20,10 @@ enum eddy_vtype {
     EDDY_V_INT,
     EDDY_V_NUM,
     EDDY_V_STR,
+    /* JSON text in as.s (an array): only the result of a top_k metric, never
+     * an event value. Expressions order it with nothing (comparisons false,
+     * arithmetic NULL, not truthy); results embed it as is. */
+    EDDY_V_JSON,
 };
 
 struct eddy_str {

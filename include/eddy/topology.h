@@ -138,13 +138,19 @@ enum eddy_metric_kind {
     EDDY_M_RATIO,    /* ratio(expr): share of events where expr is true */
     EDDY_M_QUANTILE, /* quantile(expr, q) */
     EDDY_M_DISTINCT, /* distinct(expr) */
+    EDDY_M_TOP_K,    /* top_k(expr, K): the K most frequent values (agg/topk.h) */
+    EDDY_M_TOP_K_BY, /* top_k(expr, K, by: weight): the K values of largest weight sum */
+    EDDY_M_ARG_MAX,  /* arg_max(value, field): field of the record with the largest value */
+    EDDY_M_ARG_MIN,  /* arg_min(value, field): field of the record with the smallest value */
 };
 
 struct eddy_metric {
     char *name;
     enum eddy_metric_kind kind;
     struct eddy_expr *arg; /* NULL for count() */
-    double q;              /* quantile only, in [0, 1] */
+    /* top_k's by: weight; arg_max's and arg_min's field; NULL for the others */
+    struct eddy_expr *arg2;
+    double q; /* quantile: q in [0, 1]; top_k: K, an integer in [1, 100] */
     int line;
 };
 
@@ -153,8 +159,13 @@ struct eddy_metric {
  * and avg(x) a SUM one, quantiles of x one sketch; count() one COUNT. This
  * layout (in order of first use) is also the persisted row format. */
 struct eddy_acc_def {
-    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT */
-    const struct eddy_expr *arg; /* borrowed from the first metric using it */
+    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT, TOP_K,
+                                 * TOP_K_BY, ARG_MAX, ARG_MIN */
+    const struct eddy_expr *arg;  /* borrowed from the first metric using it */
+    const struct eddy_expr *arg2; /* TOP_K_BY's weight, ARG_MAX/ARG_MIN's field */
+    /* TOP_K, TOP_K_BY: the K of the metric; metrics with another K get their
+     * own accumulator (a result borrows the accumulator's rendering) */
+    double q;
 };
 
 struct eddy_aggregation {

@@ -3,7 +3,9 @@
  * the results and the encoding.
  *
  * Invariants: SUM/AVG keep isum == 0 once overflow is set (so the encoding
- * is canonical); MIN/MAX keep v == (double)i when is_int.
+ * is canonical); MIN/MAX keep v == (double)i when is_int; ARG_MAX/ARG_MIN
+ * keep a normalised field (agg/topk.h), a STR's bytes owned, and field_type
+ * EDDY_V_NULL exactly when empty.
  */
 #include "agg/acc.h"
 
@@ -12,10 +14,15 @@
 
 #include "agg/ddsketch.h"
 #include "agg/hll.h"
+#include "agg/topk.h"
 #include "agg/varint.h"
+#include "core/alloc.h"
 #include "core/hash.h"
 
 #define TWO_63 9223372036854775808.0
+
+/* ARG_MAX/ARG_MIN fit in the union of the other kinds: rows do not grow */
+_Static_assert(sizeof(struct eddy_acc) <= 32, "an accumulator is at most 32 bytes");
 
 void eddy_acc_init(struct eddy_acc *acc)
 {
@@ -70,16 +77,23 @@ static int cmp_int_num(int64_t i, double d)
     return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
 
+/* Compares the number (a_int, ai, ad) with (b_int, bi, bd): ints by ai,
+ * doubles by ad, an int with a double exactly. */
+static int cmp_numbers(bool a_int, int64_t ai, double ad, bool b_int, int64_t bi, double bd)
+{
+    if (a_int && b_int)
+        return ai < bi ? -1 : ai > bi;
+    if (!a_int && !b_int)
+        return ad < bd ? -1 : ad > bd;
+    if (a_int)
+        return cmp_int_num(ai, bd);
+    return -cmp_int_num(bi, ad);
+}
+
 /* Compares the candidate (is_int, i, d) with the current extreme. */
 static int cmp_extreme(bool is_int, int64_t i, double d, const struct eddy_acc *acc)
 {
-    if (is_int && acc->u.minmax.is_int)
-        return i < acc->u.minmax.i ? -1 : i > acc->u.minmax.i;
-    if (!is_int && !acc->u.minmax.is_int)
-        return d < acc->u.minmax.v ? -1 : d > acc->u.minmax.v;
-    if (is_int)
-        return cmp_int_num(i, acc->u.minmax.v);
-    return -cmp_int_num(acc->u.minmax.i, d);
+    return cmp_numbers(is_int, i, d, acc->u.minmax.is_int, acc->u.minmax.i, acc->u.minmax.v);
 }
 
 static void minmax_add(struct eddy_acc *acc, bool want_max, bool is_int, int64_t i, double d)
@@ -162,8 +176,140 @@ static eddy_err_t distinct_add(struct eddy_acc *acc, uint64_t hash)
     return err;
 }
 
+/* ---- TOP_K, TOP_K_BY ---- */
+
+static eddy_err_t topk_add(struct eddy_acc *acc, bool weighted, const struct eddy_value *value,
+                           double weight)
+{
+    struct eddy_value norm;
+    if (!eddy__topk_value_normalise(value, &norm))
+        return EDDY_OK; /* no summary for nothing */
+    bool fresh = acc->u.top_k == NULL;
+    if (fresh && !(acc->u.top_k = eddy__topk_new(weighted)))
+        return EDDY_ENOMEM;
+    eddy_err_t err = eddy__topk_add(acc->u.top_k, &norm, weight);
+    if (err && fresh) {
+        eddy__topk_free(acc->u.top_k);
+        acc->u.top_k = NULL;
+    }
+    return err;
+}
+
+/* The weight of TOP_K_BY: a finite number >= 0. */
+static bool weight_arg(const struct eddy_value *w, double *out)
+{
+    bool is_int;
+    int64_t i;
+    return numeric_arg(w, &is_int, &i, out) && *out >= 0;
+}
+
+static eddy_err_t topk_merge(struct eddy_acc *dst, const struct eddy_acc *src, bool weighted)
+{
+    if (!src->u.top_k)
+        return EDDY_OK;
+    bool fresh = dst->u.top_k == NULL;
+    if (fresh && !(dst->u.top_k = eddy__topk_new(weighted)))
+        return EDDY_ENOMEM;
+    eddy_err_t err = eddy__topk_merge(dst->u.top_k, src->u.top_k);
+    if (err && fresh) {
+        eddy__topk_free(dst->u.top_k);
+        dst->u.top_k = NULL;
+    }
+    return err;
+}
+
+/* ---- ARG_MAX, ARG_MIN ---- */
+
+static struct eddy_value arg_field(const struct eddy_acc *acc)
+{
+    struct eddy_value v = {.type = acc->u.arg.field_type};
+    switch (v.type) {
+    case EDDY_V_BOOL: v.as.b = acc->u.arg.field.b; break;
+    case EDDY_V_INT: v.as.i = acc->u.arg.field.i; break;
+    case EDDY_V_NUM: v.as.n = acc->u.arg.field.n; break;
+    case EDDY_V_STR: v.as.s = (struct eddy_str){acc->u.arg.field.s, acc->u.arg.field_len}; break;
+    default: break;
+    }
+    return v;
+}
+
+static void arg_clear(struct eddy_acc *acc)
+{
+    if (acc->u.arg.field_type == EDDY_V_STR)
+        eddy_free((char *)acc->u.arg.field.s);
+    memset(&acc->u.arg, 0, sizeof acc->u.arg);
+}
+
+/* Takes (is_int, i, d) with the normalised @field when it beats the current
+ * extreme, or equals it with a smaller field. EDDY_ENOMEM leaves @acc as it
+ * was. */
+static eddy_err_t arg_add(struct eddy_acc *acc, bool want_max, bool is_int, int64_t i, double d,
+                          const struct eddy_value *field)
+{
+    if (acc->u.arg.field_type != EDDY_V_NULL) {
+        int c =
+            cmp_numbers(is_int, i, d, acc->u.arg.best_is_int, acc->u.arg.best.i, acc->u.arg.best.d);
+        if (want_max ? c < 0 : c > 0)
+            return EDDY_OK;
+        struct eddy_value current = arg_field(acc);
+        if (c == 0 && eddy__topk_value_cmp(field, &current) >= 0)
+            return EDDY_OK; /* ties keep the smallest field, whatever the order */
+    }
+    char *copy = NULL;
+    if (field->type == EDDY_V_STR) {
+        if (!(copy = eddy_malloc(field->as.s.len ? field->as.s.len : 1)))
+            return EDDY_ENOMEM;
+        if (field->as.s.len)
+            memcpy(copy, field->as.s.ptr, field->as.s.len);
+    }
+    arg_clear(acc);
+    acc->u.arg.best_is_int = is_int;
+    if (is_int)
+        acc->u.arg.best.i = i;
+    else
+        acc->u.arg.best.d = d;
+    acc->u.arg.field_type = field->type;
+    switch (field->type) {
+    case EDDY_V_BOOL: acc->u.arg.field.b = field->as.b; break;
+    case EDDY_V_INT: acc->u.arg.field.i = field->as.i; break;
+    case EDDY_V_NUM: acc->u.arg.field.n = field->as.n; break;
+    default:
+        acc->u.arg.field.s = copy;
+        acc->u.arg.field_len = field->as.s.len;
+        break;
+    }
+    return EDDY_OK;
+}
+
+static eddy_err_t arg_update(struct eddy_acc *acc, bool want_max, const struct eddy_value *value,
+                             const struct eddy_value *field)
+{
+    bool is_int;
+    int64_t i;
+    double d;
+    struct eddy_value norm;
+    if (!numeric_arg(value, &is_int, &i, &d) || !eddy__topk_value_normalise(field, &norm))
+        return EDDY_OK;
+    return arg_add(acc, want_max, is_int, i, d, &norm);
+}
+
+static eddy_err_t arg_merge(struct eddy_acc *dst, const struct eddy_acc *src, bool want_max)
+{
+    if (src->u.arg.field_type == EDDY_V_NULL)
+        return EDDY_OK;
+    struct eddy_value field = arg_field(src);
+    return arg_add(dst, want_max, src->u.arg.best_is_int, src->u.arg.best.i,
+                   src->u.arg.best_is_int ? (double)src->u.arg.best.i : src->u.arg.best.d, &field);
+}
+
 eddy_err_t eddy_acc_update(struct eddy_acc *acc, enum eddy_metric_kind kind,
                            const struct eddy_value *arg)
+{
+    return eddy_acc_update_pair(acc, kind, arg, NULL);
+}
+
+eddy_err_t eddy_acc_update_pair(struct eddy_acc *acc, enum eddy_metric_kind kind,
+                                const struct eddy_value *arg, const struct eddy_value *arg2)
 {
     bool is_int;
     int64_t i;
@@ -188,6 +334,10 @@ eddy_err_t eddy_acc_update(struct eddy_acc *acc, enum eddy_metric_kind kind,
         return EDDY_OK;
     case EDDY_M_QUANTILE: return numeric_arg(arg, &is_int, &i, &d) ? quantile_add(acc, d) : EDDY_OK;
     case EDDY_M_DISTINCT: return distinct_hash(arg, &hash) ? distinct_add(acc, hash) : EDDY_OK;
+    case EDDY_M_TOP_K: return topk_add(acc, false, arg, 1.0);
+    case EDDY_M_TOP_K_BY: return weight_arg(arg2, &d) ? topk_add(acc, true, arg, d) : EDDY_OK;
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN: return arg_update(acc, kind == EDDY_M_ARG_MAX, arg, arg2);
     }
     return EDDY_EINVAL;
 }
@@ -257,6 +407,10 @@ eddy_err_t eddy_acc_merge(struct eddy_acc *dst, const struct eddy_acc *src,
         return EDDY_OK;
     case EDDY_M_QUANTILE: return quantile_merge(dst, src);
     case EDDY_M_DISTINCT: return distinct_merge(dst, src);
+    case EDDY_M_TOP_K:
+    case EDDY_M_TOP_K_BY: return topk_merge(dst, src, kind == EDDY_M_TOP_K_BY);
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN: return arg_merge(dst, src, kind == EDDY_M_ARG_MAX);
     }
     return EDDY_EINVAL;
 }
@@ -316,6 +470,18 @@ void eddy_acc_result(const struct eddy_acc *acc, enum eddy_metric_kind kind, dou
         *out = int_value(acc->u.distinct ? (int64_t)eddy_hll_estimate(acc->u.distinct) : 0);
         err = acc->u.distinct ? eddy_hll_std_error(acc->u.distinct) : 0.0;
         break;
+    case EDDY_M_TOP_K:
+    case EDDY_M_TOP_K_BY: {
+        const char *json = "[]";
+        size_t len = 2;
+        size_t k = q >= 1 && q <= EDDY_TOPK_MAX_K ? (size_t)q : EDDY_TOPK_MAX_K;
+        if (acc->u.top_k && eddy__topk_json(acc->u.top_k, k, &json, &len, &err))
+            break; /* out of memory: null */
+        *out = (struct eddy_value){.type = EDDY_V_JSON, .as.s = {json, (uint32_t)len}};
+        break;
+    }
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN: *out = arg_field(acc); break;
     }
     if (error)
         *error = err;
@@ -327,6 +493,10 @@ void eddy_acc_release(struct eddy_acc *acc, enum eddy_metric_kind kind)
         eddy_ddsketch_free(acc->u.quantile);
     else if (kind == EDDY_M_DISTINCT)
         eddy_hll_free(acc->u.distinct);
+    else if (kind == EDDY_M_TOP_K || kind == EDDY_M_TOP_K_BY)
+        eddy__topk_free(acc->u.top_k);
+    else if (kind == EDDY_M_ARG_MAX || kind == EDDY_M_ARG_MIN)
+        arg_clear(acc);
     memset(acc, 0, sizeof *acc);
 }
 
@@ -336,6 +506,10 @@ size_t eddy_acc_memory(const struct eddy_acc *acc, enum eddy_metric_kind kind)
         return eddy_ddsketch_memory(acc->u.quantile);
     if (kind == EDDY_M_DISTINCT && acc->u.distinct)
         return eddy_hll_memory(acc->u.distinct);
+    if ((kind == EDDY_M_TOP_K || kind == EDDY_M_TOP_K_BY) && acc->u.top_k)
+        return eddy__topk_memory(acc->u.top_k);
+    if ((kind == EDDY_M_ARG_MAX || kind == EDDY_M_ARG_MIN) && acc->u.arg.field_type == EDDY_V_STR)
+        return acc->u.arg.field_len + 16; /* with malloc overhead */
     return 0;
 }
 
@@ -383,6 +557,28 @@ eddy_err_t eddy_acc_encode(const struct eddy_acc *acc, enum eddy_metric_kind kin
         if (acc->u.distinct)
             return eddy_hll_encode(acc->u.distinct, out);
         break;
+    case EDDY_M_TOP_K:
+    case EDDY_M_TOP_K_BY:
+        put_byte(out, acc->u.top_k ? 1 : 0);
+        if (acc->u.top_k)
+            return eddy__topk_encode(acc->u.top_k, out);
+        break;
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN:
+        if (acc->u.arg.field_type == EDDY_V_NULL) {
+            put_byte(out, 0);
+            break;
+        }
+        put_byte(out, acc->u.arg.best_is_int ? 1 : 2);
+        if (acc->u.arg.best_is_int)
+            eddy__varint_put_s(out, acc->u.arg.best.i);
+        else
+            eddy__varint_put_f64(out, acc->u.arg.best.d);
+        {
+            struct eddy_value field = arg_field(acc);
+            eddy__topk_value_encode(&field, out);
+        }
+        break;
     default: return EDDY_EINVAL;
     }
     return eddy_buf_err(out);
@@ -423,6 +619,25 @@ static eddy_err_t decode_minmax(struct eddy_acc *acc, const uint8_t *p, size_t l
     return EDDY_OK;
 }
 
+static eddy_err_t decode_arg(struct eddy_acc *acc, bool want_max, const uint8_t *p, size_t len,
+                             size_t *pos)
+{
+    uint8_t tag;
+    int64_t i = 0;
+    double d = 0;
+    struct eddy_value field;
+    if (!eddy__varint_get_byte(p, len, pos, &tag) || tag > 2)
+        return EDDY_EPARSE;
+    if (tag == 0)
+        return EDDY_OK;
+    if (tag == 1 ? !eddy__varint_get_s(p, len, pos, &i)
+                 : !eddy__varint_get_f64(p, len, pos, &d) || !isfinite(d))
+        return EDDY_EPARSE;
+    if (!eddy__topk_value_decode(p, len, pos, &field))
+        return EDDY_EPARSE;
+    return arg_add(acc, want_max, tag == 1, i, tag == 1 ? (double)i : d, &field);
+}
+
 static eddy_err_t decode_sketch(struct eddy_acc *acc, enum eddy_metric_kind kind, const uint8_t *p,
                                 size_t len, size_t *pos)
 {
@@ -435,8 +650,11 @@ static eddy_err_t decode_sketch(struct eddy_acc *acc, enum eddy_metric_kind kind
         return EDDY_OK;
     if (kind == EDDY_M_QUANTILE)
         err = eddy_ddsketch_decode(&acc->u.quantile, p + *pos, len - *pos, &used);
-    else
+    else if (kind == EDDY_M_DISTINCT)
         err = eddy_hll_decode(&acc->u.distinct, p + *pos, len - *pos, &used);
+    else if (!(err = eddy__topk_decode(&acc->u.top_k, p + *pos, len - *pos, &used)) &&
+             eddy__topk_weighted(acc->u.top_k) != (kind == EDDY_M_TOP_K_BY))
+        err = EDDY_EPARSE; /* the other form */
     *pos += used;
     return err;
 }
@@ -464,7 +682,11 @@ eddy_err_t eddy_acc_decode(struct eddy_acc *acc, enum eddy_metric_kind kind, con
     case EDDY_M_MIN:
     case EDDY_M_MAX: err = decode_minmax(acc, p, len, &pos); break;
     case EDDY_M_QUANTILE:
-    case EDDY_M_DISTINCT: err = decode_sketch(acc, kind, p, len, &pos); break;
+    case EDDY_M_DISTINCT:
+    case EDDY_M_TOP_K:
+    case EDDY_M_TOP_K_BY: err = decode_sketch(acc, kind, p, len, &pos); break;
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN: err = decode_arg(acc, kind == EDDY_M_ARG_MAX, p, len, &pos); break;
     default: err = EDDY_EINVAL; break;
     }
     if (err) {

@@ -10,6 +10,14 @@
  *   RATIO     total counts every event, hits the truthy ones;
  *   SUM, AVG, MIN, MAX, QUANTILE take numeric args (INT or NUM) and ignore
  *             every other type (NULL, strings, bools) and non-finite numbers;
+ *   TOP_K     counts each value of the arg (agg/topk.h: normalised values,
+ *             at most EDDY_TOPK_CAPACITY, Space-Saving past that);
+ *   TOP_K_BY  adds arg2 (the weight: a finite number >= 0, else the event is
+ *             ignored) to the arg's value;
+ *   ARG_MAX, ARG_MIN keep arg2 (the field, normalised as in agg/topk.h;
+ *             NULL, NaN: ignored) of the largest (smallest) numeric arg;
+ *             on equal args the smallest field (eddy__topk_value_cmp), so
+ *             the result does not depend on the order of events or merges;
  *   DISTINCT  hashes the value with a type tag (eddy_hash64, seed per tag):
  *             STR its bytes (seed EDDY_ACC_SEED_STR); INT its 8 bytes
  *             little-endian (EDDY_ACC_SEED_INT); NUM: -0.0 becomes 0.0, an
@@ -17,9 +25,11 @@
  *             NUM hashes its 8 IEEE bytes little-endian (EDDY_ACC_SEED_NUM);
  *             BOOL one byte 0/1 (EDDY_ACC_SEED_BOOL). NULL and NaN are ignored.
  *             So 1 and 1.0 are the same item, "1" and true are others.
- * Merging is exact for COUNT, COUNT_IF, RATIO, MIN, MAX and for SUM/AVG of
- * INTs (int64 sums with an overflow check; after an overflow the double sum
- * is used); QUANTILE and DISTINCT merge their sketches (ddsketch.h, hll.h).
+ * Merging is exact for COUNT, COUNT_IF, RATIO, MIN, MAX, ARG_MAX, ARG_MIN and
+ * for SUM/AVG of INTs (int64 sums with an overflow check; after an overflow
+ * the double sum is used); QUANTILE and DISTINCT merge their sketches
+ * (ddsketch.h, hll.h), TOP_K and TOP_K_BY their summaries (topk.h: exact
+ * while the union has at most EDDY_TOPK_CAPACITY values).
  *
  * Results (eddy_acc_result), with *error the relative error bound:
  *   COUNT, COUNT_IF  INT                                     error 0
@@ -32,6 +42,12 @@
  *   QUANTILE         NUM of rank floor(q*(n-1)) (ddsketch.h); NULL when
  *                    empty or q is not in [0, 1]                 error 0.01
  *   DISTINCT         INT                error 0 (exact mode) or 1.04/128
+ *   TOP_K, TOP_K_BY  JSON: the first K (param) entries, topk.h; [] when
+ *                    empty; NULL when out of memory   error F / N (topk.h)
+ *   ARG_MAX, ARG_MIN the field (BOOL, INT, NUM or STR); NULL when none
+ *                                                            error 0
+ * STR and JSON results borrow from @acc: valid until it is next updated,
+ * merged, released or asked for a result.
  *
  * Encoding (eddy_acc_encode), per kind; no version byte: the owner of the
  * stored row versions it. Primitives in varint.h.
@@ -42,9 +58,14 @@
  *   MIN, MAX         u8 0 (none) | 1 then svarint int | 2 then f64 (finite)
  *   QUANTILE         u8 0 (no sketch) | 1 then the DDSketch encoding
  *   DISTINCT         u8 0 (no sketch) | 1 then the HyperLogLog encoding
+ *   TOP_K, TOP_K_BY  u8 0 (no summary) | 1 then the topk.h encoding (its
+ *                    weighted flag must match the kind)
+ *   ARG_MAX, ARG_MIN u8 0 (none) | 1 then svarint int | 2 then f64 (finite):
+ *                    the extreme; then the field as a topk.h value
  *
- * Allocation: QUANTILE and DISTINCT allocate their sketch on the first value
- * (and as the sketches grow, see their headers); other kinds never allocate.
+ * Allocation: QUANTILE, DISTINCT, TOP_K and TOP_K_BY allocate their sketch
+ * or summary on the first value (and as they grow, see their headers),
+ * ARG_MAX and ARG_MIN a copy of a STR field; other kinds never allocate.
  * An accumulator is used by one thread at a time.
  */
 #ifndef EDDY_AGG_ACC_H
@@ -87,6 +108,22 @@ struct eddy_acc { /* zero-initialised = empty */
         } minmax;                       /* MIN, MAX */
         struct eddy_ddsketch *quantile; /* QUANTILE, lazily allocated */
         struct eddy_hll *distinct;      /* DISTINCT, lazily allocated */
+        struct eddy_topk *top_k;        /* TOP_K, TOP_K_BY, lazily allocated */
+        struct {
+            union {
+                double d;
+                int64_t i;
+            } best; /* the extreme arg */
+            union {
+                bool b;
+                int64_t i;
+                double n;
+                const char *s; /* owned, field_len bytes */
+            } field;
+            uint32_t field_len;
+            uint8_t field_type; /* enum eddy_vtype; EDDY_V_NULL: empty */
+            bool best_is_int;
+        } arg; /* ARG_MAX, ARG_MIN */
     } u;
 };
 
@@ -95,16 +132,23 @@ void eddy_acc_init(struct eddy_acc *acc);
 
 /* Folds one event's argument into @acc (@arg NULL for COUNT). Returns
  * EDDY_ENOMEM when a sketch could not be allocated or grow (@acc unchanged),
- * EDDY_EINVAL for an unknown kind. */
+ * EDDY_EINVAL for an unknown kind. Same as eddy_acc_update_pair() with a
+ * NULL @arg2. */
 eddy_err_t eddy_acc_update(struct eddy_acc *acc, enum eddy_metric_kind kind,
                            const struct eddy_value *arg);
+/* The same with the second argument of TOP_K_BY (the weight) and ARG_MAX,
+ * ARG_MIN (the field); other kinds ignore @arg2, which may be NULL. */
+eddy_err_t eddy_acc_update_pair(struct eddy_acc *acc, enum eddy_metric_kind kind,
+                                const struct eddy_value *arg, const struct eddy_value *arg2);
 
 /* Folds @src into @dst (both of @kind). EDDY_ENOMEM leaves @dst unchanged. */
 eddy_err_t eddy_acc_merge(struct eddy_acc *dst, const struct eddy_acc *src,
                           enum eddy_metric_kind kind);
 
-/* The metric's value into @out (never borrowed) and its relative error bound
- * into @error (may be NULL). @q is used by QUANTILE only. */
+/* The metric's value into @out (STR and JSON borrowed from @acc, see above)
+ * and its relative error bound into @error (may be NULL). @q is the call's
+ * parameter: QUANTILE's q, TOP_K's K (1..EDDY_TOPK_MAX_K); unused otherwise.
+ * TOP_K and TOP_K_BY write their rendering into the summary. */
 void eddy_acc_result(const struct eddy_acc *acc, enum eddy_metric_kind kind, double q,
                      struct eddy_value *out, double *error);
 
@@ -122,7 +166,8 @@ eddy_err_t eddy_acc_encode(const struct eddy_acc *acc, enum eddy_metric_kind kin
 eddy_err_t eddy_acc_decode(struct eddy_acc *acc, enum eddy_metric_kind kind, const uint8_t *p,
                            size_t len, size_t *used);
 
-/* Heap bytes owned by @acc beyond the struct itself (its sketches). */
+/* Heap bytes owned by @acc beyond the struct itself (its sketches, summary
+ * or string). */
 size_t eddy_acc_memory(const struct eddy_acc *acc, enum eddy_metric_kind kind);
 
 #endif

@@ -269,19 +269,29 @@ static const char *ts_format_name(enum eddy_ts_format f)
     return "?";
 }
 
-static void put_call(struct eddy_buf *b, enum eddy_metric_kind kind, const struct eddy_expr *arg)
+/* kind(arg[, K][, by: arg2 | , arg2]): top_k's K (@k; left out when @k < 1:
+ * an accumulator's state does not depend on K) and the second argument of
+ * top_k's by: and arg_max/arg_min. */
+static void put_call(struct eddy_buf *b, enum eddy_metric_kind kind, const struct eddy_expr *arg,
+                     const struct eddy_expr *arg2, double k)
 {
     eddy_buf_puts(b, eddy__metric_kind_name(kind));
     eddy_buf_putc(b, '(');
     if (arg)
         put_expr(b, eddy_expr_source(arg));
+    if ((kind == EDDY_M_TOP_K || kind == EDDY_M_TOP_K_BY) && k >= 1)
+        eddy_buf_printf(b, ", %d", (int)k);
+    if (arg2) {
+        eddy_buf_puts(b, kind == EDDY_M_TOP_K_BY ? ", by: " : ", ");
+        put_expr(b, eddy_expr_source(arg2));
+    }
     eddy_buf_putc(b, ')');
 }
 
 /* The metric as declared: "quantile(latency_ms, 0.95)". */
 static void put_metric(struct eddy_buf *b, const struct eddy_metric *m)
 {
-    put_call(b, m->kind, m->arg);
+    put_call(b, m->kind, m->arg, m->arg2, m->q);
     if (m->kind == EDDY_M_QUANTILE) {
         char text[40];
         snprintf(text, sizeof text, "%.15g", m->q);
@@ -482,6 +492,8 @@ static void add_alert_name(struct closure *c, const char *name, size_t len)
         add_def(c, name, len);
         if (m->arg)
             add_expr_deps(c, eddy_expr_source(m->arg), false);
+        if (m->arg2)
+            add_expr_deps(c, eddy_expr_source(m->arg2), false);
         return;
     }
     add_event_name(c, name, len);
@@ -617,9 +629,11 @@ static void accumulators_part(struct desc *d, struct closure *c, const struct ed
     for (size_t a = 0; a < agg->n_accs; a++) {
         if (b->len)
             eddy_buf_putc(b, ',');
-        put_call(b, agg->accs[a].kind, agg->accs[a].arg);
+        put_call(b, agg->accs[a].kind, agg->accs[a].arg, agg->accs[a].arg2, 0);
         if (agg->accs[a].arg)
             add_expr_deps(c, eddy_expr_source(agg->accs[a].arg), false);
+        if (agg->accs[a].arg2)
+            add_expr_deps(c, eddy_expr_source(agg->accs[a].arg2), false);
     }
     desc_part(d, "accumulators", b);
 }
@@ -764,6 +778,8 @@ static void build_aggregation_output(struct desc *d, const struct eddy_plan *pla
             d->oom = true;
         if (agg->metrics[m].arg)
             add_expr_deps(&c, eddy_expr_source(agg->metrics[m].arg), false);
+        if (agg->metrics[m].arg2)
+            add_expr_deps(&c, eddy_expr_source(agg->metrics[m].arg2), false);
     }
     closure_finish(&c);
 }

@@ -139,14 +139,12 @@ static void print_aggregation(const struct eddy_plan *plan, const struct eddy_ag
         fputs(", emit_empty", out);
     fprintf(out, ", where %s\n  metrics:", agg->where ? eddy_expr_source(agg->where) : "-");
     for (size_t j = 0; j < agg->n_metrics; j++) {
-        const struct eddy_metric *m = &agg->metrics[j];
-        fprintf(out, "%s %s = %s(%s", j ? "," : "", m->name, eddy__metric_kind_name(m->kind),
-                m->arg ? eddy_expr_source(m->arg) : "");
-        if (m->kind == EDDY_M_QUANTILE) {
-            fputs(", ", out);
-            print_double(out, m->q);
-        }
-        fputs(")", out);
+        struct eddy_buf call;
+        eddy_buf_init(&call);
+        eddy__metric_call_format(&agg->metrics[j], &call);
+        fprintf(out, "%s %s = %s", j ? "," : "", agg->metrics[j].name,
+                call.len && !call.oom ? call.data : "?");
+        eddy_buf_release(&call);
     }
     fprintf(out, "\n  store %s (changelog %s-%s-changelog), output topic ", agg->name, plan->name,
             agg->name);
@@ -361,6 +359,7 @@ void eddy_plan_free(struct eddy_plan *plan)
         for (size_t j = 0; j < agg->n_metrics; j++) {
             eddy_free(agg->metrics[j].name);
             eddy__expr_free(agg->metrics[j].arg);
+            eddy__expr_free(agg->metrics[j].arg2);
         }
         eddy_free(agg->metrics);
         eddy_free(agg->accs);

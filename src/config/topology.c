@@ -786,12 +786,17 @@ static eddy_err_t parse_metric(struct loader *ld, yaml_node_pair_t *pair,
         return eddy__cfg_fail(c, value, "%s", msg);
     m->kind = call.kind;
     m->q = call.q;
-    if (call.arg) {
-        char *arg = eddy_strndup(call.arg, call.arg_len);
+    const char *texts[2] = {call.arg, call.arg2};
+    size_t lens[2] = {call.arg_len, call.arg2_len};
+    struct eddy_expr **exprs[2] = {&m->arg, &m->arg2};
+    for (int i = 0; i < 2; i++) {
+        if (!texts[i])
+            continue;
+        char *arg = eddy_strndup(texts[i], lens[i]);
         if (!arg)
             return eddy__cfg_nomem(c);
         struct eddy_expr_scope scope = event_scope(ld, ld->plan->n_slots);
-        compile(ld, value, arg, &scope, &m->arg);
+        compile(ld, value, arg, &scope, exprs[i]);
         eddy_free(arg);
         if (c->err)
             return c->err;
@@ -883,6 +888,9 @@ static eddy_err_t parse_rollup(struct loader *ld, yaml_node_t *agg_node, yaml_no
         char err[256];
         if (sm->arg &&
             eddy__expr_compile(eddy_expr_source(sm->arg), &scope, &dst->arg, err, sizeof err))
+            return eddy__cfg_fail(c, from, "%s", err);
+        if (sm->arg2 &&
+            eddy__expr_compile(eddy_expr_source(sm->arg2), &scope, &dst->arg2, err, sizeof err))
             return eddy__cfg_fail(c, from, "%s", err);
     }
     eddy__cfg_pop(c, old);
@@ -1871,13 +1879,21 @@ static eddy_err_t layout_accumulators(struct loader *ld)
         if (!agg->accs || !agg->metric_acc)
             return eddy__cfg_nomem(&ld->c);
         for (size_t m = 0; m < agg->n_metrics; m++) {
-            enum eddy_metric_kind fam = acc_family(agg->metrics[m].kind);
+            const struct eddy_metric *metric = &agg->metrics[m];
+            enum eddy_metric_kind fam = acc_family(metric->kind);
+            /* a top_k result is rendered into its accumulator: one per K */
+            bool by_k = fam == EDDY_M_TOP_K || fam == EDDY_M_TOP_K_BY;
             size_t a = 0;
             while (a < agg->n_accs &&
-                   !(agg->accs[a].kind == fam && same_arg(agg->accs[a].arg, agg->metrics[m].arg)))
+                   !(agg->accs[a].kind == fam && same_arg(agg->accs[a].arg, metric->arg) &&
+                     same_arg(agg->accs[a].arg2, metric->arg2) &&
+                     (!by_k || agg->accs[a].q == metric->q)))
                 a++;
             if (a == agg->n_accs)
-                agg->accs[agg->n_accs++] = (struct eddy_acc_def){fam, agg->metrics[m].arg};
+                agg->accs[agg->n_accs++] = (struct eddy_acc_def){.kind = fam,
+                                                                 .arg = metric->arg,
+                                                                 .arg2 = metric->arg2,
+                                                                 .q = by_k ? metric->q : 0};
             agg->metric_acc[m] = a;
         }
     }

@@ -239,6 +239,8 @@ static void write_frame(void *state, struct eddy_rng *rng, const struct eddy_gen
 
 const struct eddy_gen_kind eddy__gen_frames = {
     .name = "frames",
+    .time_path = "ts",
+    .time_format = "unix_s",
     .state_new = state_new,
     .state_free = state_free,
     .write = write_frame,

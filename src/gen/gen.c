@@ -26,8 +26,11 @@
 
 static const char *SUBSYSTEM = "gen";
 
-static const struct eddy_gen_kind *const kinds[] = {&eddy__gen_service_logs, &eddy__gen_frames};
-static const char *const kind_names[] = {"service-logs", "frames", NULL};
+static const struct eddy_gen_kind *const kinds[] = {&eddy__gen_service_logs, &eddy__gen_frames,
+                                                    &eddy__gen_ecommerce, &eddy__gen_viewing,
+                                                    &eddy__gen_nexmark};
+static const char *const kind_names[] = {"service-logs", "frames",  "ecommerce",
+                                         "viewing",      "nexmark", NULL};
 
 const char *const *eddy_gen_kind_names(void)
 {
@@ -199,13 +202,25 @@ static const struct eddy_gen_kind *find_kind(const char *name)
     return NULL;
 }
 
+bool eddy_gen_kind_time(const char *kind, const char **path, const char **format)
+{
+    const struct eddy_gen_kind *k = find_kind(kind);
+    if (!k)
+        return false;
+    *path = k->time_path;
+    *format = k->time_format;
+    return true;
+}
+
 eddy_err_t eddy_gen_run(const char *kind, const struct eddy_gen_opts *opts, eddy_gen_emit_fn emit,
                         void *ctx, volatile int *stop)
 {
     const struct eddy_gen_kind *k = find_kind(kind);
     if (!k) {
         eddy_log(EDDY_LOG_ERROR, SUBSYSTEM,
-                 "unknown generator kind '%s' (known: service-logs, frames)", kind);
+                 "unknown generator kind '%s' (known: service-logs, frames, ecommerce, viewing, "
+                 "nexmark)",
+                 kind);
         return EDDY_EINVAL;
     }
     eddy_err_t err = check_opts(opts);

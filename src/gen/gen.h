@@ -15,6 +15,18 @@
  *                 integer) among filler members, some of them nested objects
  *                 that hold their own "uid"/"ts"; escaped and raw UTF-8
  *                 strings; about frame_bytes per line. Key = uid.
+ *   ecommerce     shop clickstream: view, add_to_cart and purchase events of
+ *                 shopping sessions (user_id, session_id, product_id,
+ *                 category, price, quantity; "ts" RFC 3339), a few products
+ *                 much more popular, a checkout outage in minutes [20, 25)
+ *                 of every hour (ecommerce.c). Key = user_id.
+ *   viewing       video playback events with nested user, device and video
+ *                 objects ("ts" unix ms), binge watchers among the users
+ *                 (viewing.c). Key = user.id.
+ *   nexmark       the NEXMark auction benchmark's persons, auctions and bids
+ *                 (2%, 6%, 92%) as in its reference generator, hot auctions
+ *                 and bidders included (nexmark.c). Key = auction or person
+ *                 id.
  *
  * Determinism: the output is a function of (kind, options) only, except with
  * live = true (timestamps from the wall clock). The generator state is
@@ -48,7 +60,9 @@ struct eddy_gen_opts {
     int64_t max_late_ms;   /* how late at most */
     double dup_rate;       /* probability that a line repeats a recent event */
     double malformed_rate; /* probability that an event is corrupted */
-    double skew;           /* Zipf exponent of the tenant distribution, 0 = uniform */
+    double skew;           /* Zipf exponent of the tenant distribution, 0 = uniform;
+                            * ecommerce: of products, viewing: of series (0:
+                            * their default) */
     int64_t start_ms;      /* event time of the first event */
     double event_rate;     /* events per second of event time */
     bool live;             /* timestamps follow the wall clock instead */
@@ -66,7 +80,7 @@ void eddy_gen_opts_defaults(struct eddy_gen_opts *opts);
 typedef eddy_err_t (*eddy_gen_emit_fn)(void *ctx, const char *key, size_t key_len,
                                        const char *value, size_t value_len);
 
-/* Generates opts->count lines of @kind ("service-logs" or "frames") into
+/* Generates opts->count lines of @kind (one of eddy_gen_kind_names()) into
  * @emit, pacing them to opts->rate with CLOCK_MONOTONIC sleeps. Stops early,
  * returning EDDY_OK, once @stop (may be NULL) is non-zero, e.g. set by a
  * signal handler. Errors: EDDY_EINVAL for an unknown kind or options out of
@@ -77,5 +91,10 @@ eddy_err_t eddy_gen_run(const char *kind, const struct eddy_gen_opts *opts, eddy
 
 /* NULL-terminated list of the kind names, for usage messages. */
 const char *const *eddy_gen_kind_names(void);
+
+/* Where @kind's lines hold their event time: a dotted JSON path and its
+ * format ("rfc3339", "unix_s" or "unix_ms"), both static. False for an
+ * unknown kind. */
+bool eddy_gen_kind_time(const char *kind, const char **path, const char **format);
 
 #endif

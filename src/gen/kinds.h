@@ -1,6 +1,6 @@
 /*
  * kinds.h - private interface between the generator driver (gen.c) and the
- * event kinds (service_logs.c, frames.c).
+ * event kinds (service_logs.c, frames.c, ecommerce.c, viewing.c, nexmark.c).
  *
  * The driver owns the random generator, the clock, pacing, late shifts,
  * duplicates and the decision to corrupt an event; a kind only turns one
@@ -26,6 +26,9 @@ struct eddy_gen_event {
 
 struct eddy_gen_kind {
     const char *name;
+    /* where lines hold their event time: JSON path, "rfc3339", "unix_s" or
+     * "unix_ms" (eddy_gen_kind_time) */
+    const char *time_path, *time_format;
     eddy_err_t (*state_new)(const struct eddy_gen_opts *opts, void **out);
     void (*state_free)(void *state);
     /* Appends the event's key and value to the (empty) buffers; allocation
@@ -36,6 +39,9 @@ struct eddy_gen_kind {
 
 extern const struct eddy_gen_kind eddy__gen_service_logs;
 extern const struct eddy_gen_kind eddy__gen_frames;
+extern const struct eddy_gen_kind eddy__gen_ecommerce;
+extern const struct eddy_gen_kind eddy__gen_viewing;
+extern const struct eddy_gen_kind eddy__gen_nexmark;
 
 /* Remembers the last formatted second: consecutive events mostly share it. */
 struct eddy_gen_time_cache {

@@ -380,6 +380,8 @@ static void corrupt(struct state *st, struct eddy_rng *rng, struct eddy_buf *b)
 
 const struct eddy_gen_kind eddy__gen_service_logs = {
     .name = "service-logs",
+    .time_path = "timestamp",
+    .time_format = "rfc3339",
     .state_new = state_new,
     .state_free = state_free,
     .write = write_event,

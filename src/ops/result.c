@@ -15,6 +15,7 @@ void eddy__value_json(struct eddy_buf *buf, const struct eddy_value *v)
     case EDDY_V_INT: eddy_buf_json_i64(buf, v->as.i); break;
     case EDDY_V_NUM: eddy_buf_json_num(buf, v->as.n); break;
     case EDDY_V_STR: eddy_buf_json_str(buf, v->as.s.ptr, v->as.s.len); break;
+    case EDDY_V_JSON: eddy_buf_append(buf, v->as.s.ptr, v->as.s.len); break; /* top_k */
     default: eddy_buf_puts(buf, "null"); break;
     }
 }
@@ -42,11 +43,15 @@ static void body_json(struct eddy_buf *buf, const struct eddy_aggregation *agg,
                       const struct eddy_window_row *row)
 {
     char start[32], end[32];
-    eddy_time_format(row->window_start, start);
-    eddy_time_format(row->window_end, end);
+    size_t start_len = eddy_time_format(row->window_start, start);
+    size_t end_len = eddy_time_format(row->window_end, end);
     eddy_buf_puts(buf, "\"aggregation\":");
     eddy_buf_json_str(buf, agg->name, strlen(agg->name));
-    eddy_buf_printf(buf, ",\"window\":{\"start\":\"%s\",\"end\":\"%s\"},\"key\":", start, end);
+    eddy_buf_puts(buf, ",\"window\":{\"start\":\"");
+    eddy_buf_append(buf, start, start_len);
+    eddy_buf_puts(buf, "\",\"end\":\"");
+    eddy_buf_append(buf, end, end_len);
+    eddy_buf_puts(buf, "\"},\"key\":");
     eddy__result_key_json(buf, agg, row);
 }
 
@@ -60,8 +65,10 @@ static void metrics_json(struct eddy_buf *buf, const struct eddy_aggregation *ag
             eddy_buf_putc(buf, ',');
         name_json(buf, metric->name);
         eddy__value_json(buf, &row->metrics[m]);
-        if (metric->kind == EDDY_M_QUANTILE || metric->kind == EDDY_M_DISTINCT) {
-            /* the error bound of a sketch, relative to the value: 0 when exact */
+        if (metric->kind == EDDY_M_QUANTILE || metric->kind == EDDY_M_DISTINCT ||
+            metric->kind == EDDY_M_TOP_K || metric->kind == EDDY_M_TOP_K_BY) {
+            /* the error bound of a sketch, relative to the value (top_k: to
+             * the row's total, agg/topk.h): 0 when exact */
             eddy_buf_putc(buf, ',');
             eddy_buf_json_str(buf, metric->name, strlen(metric->name));
             if (!buf->oom)

@@ -448,7 +448,8 @@ eddy_err_t eddy__session_add(struct eddy_session_store *ss, const void *key, siz
     if (err || !s)
         return err;
     for (size_t a = 0; a < ss->n_accs && !err; a++)
-        err = eddy_acc_update(&s->accs[a], ss->accs[a].kind, ss->accs[a].arg ? &args[a] : NULL);
+        err = eddy_acc_update_pair(&s->accs[a], ss->accs[a].kind, ss->accs[a].arg ? &args[a] : NULL,
+                                   &args[ss->n_accs + a]);
     account(ss, s);
     return err;
 }

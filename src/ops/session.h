@@ -65,7 +65,9 @@ void eddy__session_store_free(struct eddy_session_store *ss);
 void eddy__session_export(struct eddy_session_store *ss);
 
 /* Adds one record: encoded group key @key (@hash its eddy_hash64), @args the
- * evaluated argument of each accumulator, event time @ts. */
+ * evaluated argument of each accumulator followed by the evaluated second
+ * argument of each (NULL values for those without: struct eddy_acc_def),
+ * event time @ts. */
 eddy_err_t eddy__session_add(struct eddy_session_store *ss, const void *key, size_t key_len,
                              uint64_t hash, const struct eddy_value *args, int64_t ts,
                              int64_t stream_time, bool *late);

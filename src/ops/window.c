@@ -126,12 +126,15 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     eddy_buf_init(&ws->bkey);
     eddy_buf_init(&ws->bvalue);
     for (size_t a = 0; a < ws->n_accs; a++)
-        if (ws->accs[a].kind == EDDY_M_QUANTILE || ws->accs[a].kind == EDDY_M_DISTINCT)
-            ws->has_sketches = true;
+        if (ws->accs[a].kind != EDDY_M_COUNT && ws->accs[a].kind != EDDY_M_RATIO &&
+            ws->accs[a].kind != EDDY_M_SUM && ws->accs[a].kind != EDDY_M_MIN &&
+            ws->accs[a].kind != EDDY_M_MAX)
+            ws->has_sketches = true; /* sketches, top_k summaries, arg_max strings */
     eddy_err_t err = EDDY_OK;
     size_t nm = agg->n_metrics ? agg->n_metrics : 1;
     if (!err) {
-        ws->args = eddy_calloc(ws->n_accs ? ws->n_accs : 1, sizeof *ws->args);
+        /* args[a], then args[n_accs + a] for the second arguments */
+        ws->args = eddy_calloc(ws->n_accs ? 2 * ws->n_accs : 1, sizeof *ws->args);
         ws->group = eddy_calloc(agg->n_group ? agg->n_group : 1, sizeof *ws->group);
         ws->metrics = eddy_calloc(nm, sizeof *ws->metrics);
         ws->errors = eddy_calloc(nm, sizeof *ws->errors);
@@ -481,6 +484,10 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
             eddy_expr_eval(ws->accs[a].arg, &ctx, &ws->args[a]);
         else
             ws->args[a] = eddy_value_null();
+        if (ws->accs[a].arg2)
+            eddy_expr_eval(ws->accs[a].arg2, &ctx, &ws->args[ws->n_accs + a]);
+        else
+            ws->args[ws->n_accs + a] = eddy_value_null();
     }
     if (ws->sessions)
         return eddy__session_add(ws->sessions, ws->key.data, ws->key.len, hash, ws->args, ts,
@@ -504,8 +511,9 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
         if ((err = row_fetch(ws, w, hash, &r)))
             return err;
         for (size_t a = 0; a < ws->n_accs; a++) {
-            err = eddy_acc_update(&r->accs[a], ws->accs[a].kind,
-                                  ws->accs[a].arg ? &ws->args[a] : NULL);
+            err = eddy_acc_update_pair(&r->accs[a], ws->accs[a].kind,
+                                       ws->accs[a].arg ? &ws->args[a] : NULL,
+                                       &ws->args[ws->n_accs + a]);
             if (err)
                 return err;
         }

@@ -9,10 +9,34 @@
 #include "agg/acc.h"
 #include "agg/ddsketch.h"
 #include "agg/hll.h"
+#include "agg/topk.h"
+/* A top_k summary (agg/topk.h): decodes canonically, merges with itself and
+ * a fresh summary, renders, and takes more values past its bound. */
+static void fuzz_topk(const uint8_t *p, size_t len, struct eddy_buf *b)
+{
+    struct eddy_topk *tk = NULL;
+    size_t used = 0;
+    if (eddy__topk_decode(&tk, p, len, &used) == EDDY_OK) {
+        eddy__topk_encode(tk, b);
+        if (b->len != used || memcmp(b->data, p, used)) abort();
+        struct eddy_topk *t = eddy__topk_new(eddy__topk_weighted(tk));
+        if (eddy__topk_merge(t, tk) != EDDY_OK || eddy__topk_merge(t, tk) != EDDY_OK) abort();
+        const char *json; size_t jlen; double err;
+        if (eddy__topk_json(t, EDDY_TOPK_MAX_K, &json, &jlen, &err) == EDDY_OK &&
+            (jlen < 2 || json[0] != '[' || json[jlen - 1] != ']' || !(err >= 0))) abort();
+        for (int64_t i = 0; i < 1100; i++) {
+            struct eddy_value v = {.type = EDDY_V_INT, .as.i = i * 7919};
+            eddy__topk_add(t, &v, 1);
+        }
+        if (eddy__topk_size(t) > EDDY_TOPK_CAPACITY) abort();
+        eddy__topk_free(t);
+    }
+    eddy__topk_free(tk);
+}
 int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
 {
     if (len < 1) return 0;
-    uint8_t sel = p[0] % 11;
+    uint8_t sel = p[0] % 16; /* 0 ddsketch, 1 hll, 15 top_k, else kind sel - 1 */
     p++; len--;
     struct eddy_buf b; eddy_buf_init(&b);
     size_t used = 0;
@@ -42,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
             eddy_hll_free(t);
         }
         eddy_hll_free(h);
+    } else if (sel == 15) {
+        fuzz_topk(p, len, &b);
     } else {
         enum eddy_metric_kind kind = (enum eddy_metric_kind)(sel - 1);
         struct eddy_acc a, c = {0};

@@ -4,13 +4,21 @@
 Recomputes, from the raw input and the topology, what eddy must output, with
 plain Python (json module, exact lists of values) and none of eddy's code:
 dead letters (offset and reason), deduplication, stream time, tumbling and
-hopping windows with grace, and every metric. Then compares with eddy's
-output files:
+hopping windows with grace, aggregation filters (where), every metric, and
+patterns (sequence rules per key within a span of event time). Then compares
+with eddy's output files:
   - the dead letters: same (offset, reason) pairs, exactly;
   - the final results: the same (aggregation, window, key) rows; count,
     count_if, sum, min, max, avg and ratio exactly (to 1e-9 relative);
     quantile within 1% of the exact lower-rank value; distinct exact up to
     256 values, else within 4%; each sketch's "<metric>_error" bound;
+    top_k exactly (the same values in the same order, counts exact, weight
+    sums to 1e-9 relative; error 0: every row here has at most 1024
+    values); arg_max and arg_min exactly (ties: the smallest field);
+  - the pattern matches: the same set of (pattern, key, matched, start, end,
+    counts, captured) as the documented semantics give (event-time order
+    behind a watermark of stream time - grace, greedy steps, one match per
+    record, at most 64 partial matches per key);
   - the alerts: the firing/resolved sequence per (alert, key) that the
     alert conditions give on eddy's own final rows; for burn_rate alerts
     (multiwindow, multi-burn-rate, Google SRE workbook) also the severity,
@@ -21,6 +29,7 @@ Usage: reference.py TOPOLOGY INPUT RESULTS DEAD_LETTERS
 """
 import datetime
 import gzip
+import heapq
 import json
 import math
 import re
@@ -90,12 +99,18 @@ class TableRef:
         return None if row is None else row.get(column)
 
 
+COMPILED = {}
+
+
 def evaluate(expr, scope, tables):
+    code = COMPILED.get(expr)
+    if code is None:
+        code = COMPILED[expr] = compile(expr, "<expr>", "eval")
     names = dict(scope)
     for name, table in tables.items():
         names[name] = TableRef(table, scope)
     try:
-        return eval(expr, {"__builtins__": {}}, names)
+        return eval(code, {"__builtins__": {}}, names)
     except TypeError:
         return None
 
@@ -141,13 +156,84 @@ def decode(line, fields, ts_field, ts_format):
     return None, scope, ts
 
 
+def split_args(text):
+    """Top-level comma split (commas inside parentheses or quotes stay)."""
+    args, depth, quote, start = [], 0, None, 0
+    for i, c in enumerate(text):
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append(text[start:i].strip())
+            start = i + 1
+    return args + [text[start:].strip()]
+
+
 def metric_call(text):
+    """(kind, arg, param): quantile's q; top_k's (K, weight or None);
+    arg_max's and arg_min's field."""
     m = re.fullmatch(r"\s*(\w+)\((.*)\)\s*", text)
-    name, args = m.group(1), m.group(2).strip()
+    name, args = m.group(1), split_args(m.group(2).strip())
     if name == "quantile":
-        arg, q = args.rsplit(",", 1)
-        return name, arg.strip(), float(q)
-    return name, args, None
+        return name, args[0], float(args[1])
+    if name == "top_k":
+        weight = args[2][len("by:"):].strip() if len(args) == 3 else None
+        return name, args[0], (int(args[1]), weight)
+    if name in ("arg_max", "arg_min"):
+        return name, args[0], args[1]
+    return name, args[0], None
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def normalise(v):
+    """top_k and arg_max values: an integral float is the int (1.0 is 1)."""
+    if isinstance(v, float) and v == math.floor(v) and abs(v) < 2 ** 63:
+        return int(v)
+    return v
+
+
+def value_key(v):
+    """eddy's order of values: booleans, then numbers, then strings."""
+    if isinstance(v, bool):
+        return (0, v)
+    if isinstance(v, (int, float)):
+        return (1, v)
+    return (2, v.encode("utf-8", "surrogateescape"))
+
+
+def top_k(values, weights, k):
+    """[{"value", "count"|"sum"}] of the k largest, ties by value; weights
+    None for the count form."""
+    totals = {}
+    for v, w in zip(values, weights if weights is not None else [None] * len(values)):
+        if v is None or isinstance(v, float) and not math.isfinite(v):
+            continue
+        if weights is not None and (not is_number(w) or w < 0):
+            continue
+        v = normalise(v)
+        totals[v] = totals.get(v, 0) + (1 if w is None else w)
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], value_key(item[0])))[:k]
+    label = "count" if weights is None else "sum"
+    return [{"value": v, label: c} for v, c in ranked]
+
+
+def arg_extreme(kind, values, fields):
+    """The field of the largest (arg_max) or smallest (arg_min) value; ties
+    take the smallest field."""
+    pairs = [(v, normalise(f)) for v, f in zip(values, fields) if is_number(v) and f is not None
+             and not (isinstance(f, float) and not math.isfinite(f))]
+    if not pairs:
+        return None
+    best = (max if kind == "arg_max" else min)(v for v, _ in pairs)
+    return min((f for v, f in pairs if v == best), key=value_key)
 
 
 def exact_metric(kind, arg_values, q):
@@ -175,6 +261,13 @@ def exact_metric(kind, arg_values, q):
 def close_enough(kind, expected, got):
     if expected is None or got is None:
         return expected is got
+    if kind == "top_k":
+        return (isinstance(got, list) and len(got) == len(expected) and all(
+            list(e) == list(g) and e["value"] == g["value"] and type(e["value"]) is type(g["value"])
+            and close_enough("sum", list(e.values())[1], list(g.values())[1])
+            for e, g in zip(expected, got)))
+    if kind in ("arg_max", "arg_min"):
+        return expected == got and type(expected) is type(got)
     if kind == "quantile":
         return abs(got - expected) <= 0.01 * abs(expected) + 1e-9
     if kind == "distinct":
@@ -253,6 +346,155 @@ def same_burn(expected, got):
             and all(close(er[k], gr[k]) for k in er))
 
 
+def truthy(v):
+    """eddy's truthiness: bool true or a non-zero number."""
+    return v is True or (is_number(v) and v != 0)
+
+
+def times_range(text):
+    """`times`: N, N+ or N..M -> (min, max)."""
+    text = str(text if text is not None else 1)
+    if text.endswith("+"):
+        return int(text[:-1]), 1000000
+    if ".." in text:
+        lo, hi = text.split("..")
+        return int(lo), int(hi)
+    return int(text), int(text)
+
+
+def match_ident(doc):
+    """What a match is compared by: hashable, times in ms."""
+    return (doc["pattern"], json.dumps(doc["key"], sort_keys=True), doc["matched"],
+            rfc3339_ms(doc["start"]), rfc3339_ms(doc["end"]), json.dumps(doc["counts"]),
+            json.dumps(doc["captured"], sort_keys=True))
+
+
+class Pattern:
+    """One pattern, per docs/topology.md "patterns": relevant records wait
+    for the watermark (stream time - grace) and are matched in (event time,
+    arrival) order; per key, partial matches take records greedily."""
+
+    MAX_PARTIALS = 64
+
+    def __init__(self, spec, grace, tables):
+        self.name, self.key, self.grace, self.tables = spec["name"], spec["key"], grace, tables
+        self.within = duration(spec["within"])
+        self.emit_timeouts = spec.get("timeout", "drop") == "emit"
+        self.steps = [(step.get("name", f"step{i + 1}"), str(step["where"]), *times_range(step.get("times")),
+                       step.get("capture") or []) for i, step in enumerate(spec["sequence"])]
+        self.waiting, self.arrivals = [], 0  # (ts, arrival, scope)
+        self.partials = {}  # key -> [partial]; partial: dict(step, counts, first, last, captured)
+        self.deadlines = []  # (first + within, arrival, key) of every partial started
+        self.emitted = []
+
+    def matches(self, step, scope):
+        return truthy(evaluate(self.steps[step][1], scope, self.tables))
+
+    def add(self, scope, ts, stream_time):
+        """False when the record is relevant and late."""
+        if not any(self.matches(i, scope) for i in range(len(self.steps))):
+            return True
+        watermark = stream_time - self.grace
+        if ts < watermark:
+            return False
+        self.waiting.append((ts, self.arrivals, scope))
+        self.arrivals += 1
+        self.advance(watermark)
+        return True
+
+    def advance(self, watermark):
+        self.waiting.sort(key=lambda w: (w[0], w[1]))
+        while self.waiting and self.waiting[0][0] <= watermark:
+            ts, arrival, scope = self.waiting.pop(0)
+            self.expire(ts)
+            self.match(ts, (ts, arrival), scope)
+        self.expire(watermark)
+
+    def finish(self):
+        self.advance(float("inf"))
+        self.expire(float("inf"))
+
+    def held(self, key, partial):
+        return any(p is partial for p in self.partials.get(key, []))
+
+    def expire(self, now):
+        """Ends the partial matches whose span is over at watermark @now,
+        oldest first."""
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, _, key = heapq.heappop(self.deadlines)
+            for partial in list(self.partials.get(key, [])):
+                if partial["first"][0] + self.within <= now and self.held(key, partial):
+                    self.end(key, partial)
+
+    def complete(self, partial):
+        return partial["step"] == len(self.steps) - 1 and partial["counts"][-1] >= self.steps[-1][2]
+
+    def end(self, key, partial, timed_out=True):
+        """The partial match is over: a match when its last step has its
+        minimum; else emitted as timed out (timeout: emit) or dropped (and
+        always dropped when the 64-partials bound ends it)."""
+        self.partials[key] = [p for p in self.partials[key] if p is not partial]
+        if self.complete(partial):
+            self.emit(key, partial, True)
+        elif self.emit_timeouts and timed_out:
+            self.emit(key, partial, False, discard=False)
+
+    def emit(self, key, partial, matched, discard=True):
+        if matched and discard:  # one match per record
+            self.partials[key] = [p for p in self.partials[key] if p["first"] > partial["last"]]
+        counts = {self.steps[i][0]: c for i, c in enumerate(partial["counts"])}
+        captured = {self.steps[i][0]: dict(zip(self.steps[i][4], partial["captured"][i]))
+                    for i in range(len(self.steps)) if self.steps[i][4] and partial["counts"][i] > 0}
+        self.emitted.append(match_ident({
+            "pattern": self.name, "key": dict(zip(self.key, key)), "matched": matched,
+            "start": ms_text(partial["first"][0]), "end": ms_text(partial["last"][0]),
+            "counts": counts, "captured": captured}))
+
+    def take(self, partial, step, order, scope):
+        partial["counts"][step] += 1
+        partial["captured"][step] = [scope.get(f) for f in self.steps[step][4]]
+        partial["last"] = order
+
+    def match(self, ts, order, scope):
+        key = tuple(scope.get(k) for k in self.key)
+        partials = self.partials.setdefault(key, [])
+        completed = False
+        for partial in list(partials):
+            if not self.held(key, partial):
+                continue
+            step = partial["step"]
+            _, _, lo, hi, _ = self.steps[step]
+            if self.matches(step, scope) and partial["counts"][step] < hi:
+                self.take(partial, step, order, scope)
+            elif (partial["counts"][step] >= lo and step + 1 < len(self.steps)
+                  and self.matches(step + 1, scope)):
+                partial["step"] = step + 1
+                self.take(partial, step + 1, order, scope)
+            else:
+                continue
+            if partial["step"] == len(self.steps) - 1 and partial["counts"][-1] == self.steps[-1][3]:
+                self.partials[key] = [p for p in self.partials[key] if p is not partial]
+                self.emit(key, partial, True)
+                completed = True
+        if completed or not self.matches(0, scope):
+            return
+        if len(self.partials[key]) == self.MAX_PARTIALS:
+            self.end(key, self.partials[key][0], timed_out=False)  # the oldest
+        partial = {"step": 0, "counts": [0] * len(self.steps), "first": order, "last": order,
+                   "captured": [[] for _ in self.steps]}
+        self.take(partial, 0, order, scope)
+        self.partials[key].append(partial)
+        heapq.heappush(self.deadlines, (ts + self.within, order[1], key))
+        if self.steps[0][3] == 1 and len(self.steps) == 1:
+            self.partials[key] = [p for p in self.partials[key] if p is not partial]
+            self.emit(key, partial, True)
+
+
+def ms_text(ms):
+    dt = datetime.datetime.fromtimestamp(ms // 1000, tz=datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ms % 1000:03d}" if ms % 1000 else "") + "Z"
+
+
 def main(topology_path, input_path, results_path, dead_path):
     topo = yaml.safe_load(open(topology_path))
     base = topology_path.rsplit("/", 1)[0]
@@ -273,9 +515,11 @@ def main(topology_path, input_path, results_path, dead_path):
             sources[agg["name"]] = sources.get(win["from"], win["from"])
         resolved[agg["name"]] = agg
         metrics = [(name, *metric_call(call)) for name, call in agg["metrics"].items()]
-        aggs.append((agg["name"], agg.get("group_by", []), size, advance, metrics, {}))
+        where = str(agg["where"]) if "where" in agg else None
+        aggs.append((agg["name"], agg.get("group_by", []), size, advance, metrics, {}, where))
     opener = gzip.open if input_path.endswith(".gz") else open
     dead, stream_time, seen = {}, -1, {}
+    matchers = [Pattern(spec, grace, tables) for spec in topo.get("patterns") or []]
     for offset, raw in enumerate(opener(input_path, "rb")):
         line = raw.decode("utf-8", "surrogateescape").rstrip("\n").rstrip("\r")
         if not line:
@@ -295,8 +539,10 @@ def main(topology_path, input_path, results_path, dead_path):
         for name, expr in (topo.get("derive") or {}).items():
             scope[name] = evaluate(str(expr), scope, tables)
         late_for, accepted = 0, set()
-        for name, group_by, size, advance, metrics, windows in aggs:
+        for name, group_by, size, advance, metrics, windows, where in aggs:
             if name in sources and sources[name] not in accepted:
+                continue
+            if where is not None and not truthy(evaluate(where, scope, tables)):
                 continue
             key = tuple(scope.get(g) for g in group_by)
             start, open_windows = ts // advance * advance, 0
@@ -308,8 +554,12 @@ def main(topology_path, input_path, results_path, dead_path):
             if open_windows:
                 accepted.add(name)
             late_for += open_windows == 0 and name not in sources
+        for matcher in matchers:
+            late_for += not matcher.add(scope, ts, stream_time)
         if late_for:
             dead[offset] = "late"
+    for matcher in matchers:
+        matcher.finish()
     failures = 0
 
     got_dead = {}
@@ -321,16 +571,18 @@ def main(topology_path, input_path, results_path, dead_path):
         print(f"reference: dead letters differ (offset, reason) first: {diff}")
         failures += 1
 
-    rows, alerts = {}, []
+    rows, alerts, matches = {}, [], []
     for line in open(results_path):
         doc = json.loads(line)
         if "alert" in doc:
             alerts.append(doc)
+        elif "pattern" in doc:
+            matches.append(doc)
         elif doc["final"]:
             start = rfc3339_ms(doc["window"]["start"])
             rows[(doc["aggregation"], start, json.dumps(doc["key"]))] = doc
     checked = 0
-    for name, group_by, size, advance, metrics, windows in aggs:
+    for name, group_by, size, advance, metrics, windows, _ in aggs:
         for (start, key), scopes in windows.items():
             ident = (name, start, json.dumps(dict(zip(group_by, key)), separators=(",", ":")))
             doc = rows.pop((name, start, json.dumps(dict(zip(group_by, key)))), None)
@@ -340,13 +592,20 @@ def main(topology_path, input_path, results_path, dead_path):
                 continue
             for mname, kind, arg, q in metrics:
                 values = [True] * len(scopes) if kind == "count" else [evaluate(arg, s, tables) for s in scopes]
-                expected = exact_metric(kind, values, q)
+                if kind == "top_k":
+                    weights = None if q[1] is None else [evaluate(q[1], s, tables) for s in scopes]
+                    expected = top_k(values, weights, q[0])
+                elif kind in ("arg_max", "arg_min"):
+                    expected = arg_extreme(kind, values, [evaluate(q, s, tables) for s in scopes])
+                else:
+                    expected = exact_metric(kind, values, q)
                 got = doc["metrics"][mname]
                 if not close_enough(kind, expected, got):
                     print(f"reference: {ident} {mname}: expected {expected}, eddy says {got}")
                     failures += 1
-                if kind in ("quantile", "distinct"):
-                    bound = 0.01 if kind == "quantile" else (0 if expected <= 256 else 1.04 / 128)
+                if kind in ("quantile", "distinct", "top_k"):
+                    bound = (0 if expected is None or kind == "top_k" else 0.01 if kind == "quantile"
+                             else 0 if expected <= 256 else 1.04 / 128)
                     if abs(doc["metrics"].get(mname + "_error", -1) - bound) > 1e-12:
                         print(f"reference: {ident} {mname}_error: expected {bound}, eddy says "
                               f"{doc['metrics'].get(mname + '_error')}")
@@ -358,7 +617,7 @@ def main(topology_path, input_path, results_path, dead_path):
 
     firing, expected_alerts, expected_burns = set(), [], []
     by_agg, burns = {}, {}
-    sizes = {name: size for name, _, size, _, _, _ in aggs}
+    sizes = {name: size for name, _, size, _, _, _, _ in aggs}
     for alert in topo.get("alerts") or []:
         on = alert["on"] if "on" in alert else alert[True]  # YAML 1.1 reads `on` as true
         by_agg.setdefault(on, []).append(alert)
@@ -366,7 +625,7 @@ def main(topology_path, input_path, results_path, dead_path):
             burns[alert["name"]] = BurnRate(alert["burn_rate"], sizes[on])
     for line in open(results_path):
         doc = json.loads(line)
-        if "alert" in doc or not doc["final"]:
+        if "alert" in doc or "pattern" in doc or not doc["final"]:
             continue
         for alert in by_agg.get(doc["aggregation"], []):
             if alert["name"] in burns:
@@ -390,7 +649,17 @@ def main(topology_path, input_path, results_path, dead_path):
         print(f"reference: burn-rate alerts differ: expected {expected_burns[:3]}..., eddy says {got_burns[:3]}...")
         failures += 1
 
-    print(f"reference: {checked} metric values, {len(dead)} dead letters, {len(expected_alerts)} alerts checked; {failures} differences")
+    expected_matches = sorted(m for matcher in matchers for m in matcher.emitted)
+    got_matches = sorted(match_ident(m) for m in matches)
+    if got_matches != expected_matches:
+        missing = sorted(set(expected_matches) - set(got_matches))[:3]
+        extra = sorted(set(got_matches) - set(expected_matches))[:3]
+        print(f"reference: pattern matches differ ({len(expected_matches)} expected, eddy says "
+              f"{len(got_matches)}): missing {missing}, unexpected {extra}")
+        failures += 1
+
+    print(f"reference: {checked} metric values, {len(dead)} dead letters, {len(expected_alerts)} alerts, "
+          f"{len(expected_matches)} pattern matches checked; {failures} differences")
     return 1 if failures else 0
 
 

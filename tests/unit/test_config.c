@@ -430,7 +430,8 @@ Test(config, metric_errors)
                  "t.yaml:13: aggregations[0].metrics.e: unknown name 'servce' at column 17");
     expect_error("t.yaml", HEAD AGG "      e: mean(code)\n", EDDY_ECONFIG,
                  "t.yaml:13: aggregations[0].metrics.e: unknown metric function 'mean' (expected "
-                 "count, count_if, sum, min, max, avg, ratio, quantile or distinct)");
+                 "count, count_if, sum, min, max, avg, ratio, quantile, distinct, top_k, arg_max or "
+                 "arg_min)");
     expect_error("t.yaml", HEAD AGG "      e: quantile(code, 1.5)\n", EDDY_ECONFIG,
                  "t.yaml:13: aggregations[0].metrics.e: quantile q must be a number in [0, 1], "
                  "got '1.5'");
