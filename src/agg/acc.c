@@ -15,11 +15,11 @@
 #include "agg/ddsketch.h"
 #include "agg/hll.h"
 #include "agg/topk.h"
+#include "agg/num.h"
 #include "agg/varint.h"
 #include "core/alloc.h"
 #include "core/hash.h"
 
-#define TWO_63 9223372036854775808.0
 
 /* ARG_MAX/ARG_MIN fit in the union of the other kinds: rows do not grow */
 _Static_assert(sizeof(struct eddy_acc) <= 32, "an accumulator is at most 32 bytes");
@@ -63,20 +63,6 @@ static void sum_add(struct eddy_acc *acc, bool is_int, int64_t i, double d)
     }
 }
 
-/* <0, 0, >0 as the integer @i is below, equal to, above the double @d. */
-static int cmp_int_num(int64_t i, double d)
-{
-    if (d >= TWO_63)
-        return -1;
-    if (d < -TWO_63)
-        return 1;
-    int64_t t = (int64_t)d; /* exact: |d| < 2^63, truncated */
-    if (i != t)
-        return i < t ? -1 : 1;
-    double frac = d - (double)t;
-    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
-}
-
 /* Compares the number (a_int, ai, ad) with (b_int, bi, bd): ints by ai,
  * doubles by ad, an int with a double exactly. */
 static int cmp_numbers(bool a_int, int64_t ai, double ad, bool b_int, int64_t bi, double bd)
@@ -86,8 +72,8 @@ static int cmp_numbers(bool a_int, int64_t ai, double ad, bool b_int, int64_t bi
     if (!a_int && !b_int)
         return ad < bd ? -1 : ad > bd;
     if (a_int)
-        return cmp_int_num(ai, bd);
-    return -cmp_int_num(bi, ad);
+        return eddy__cmp_int_num(ai, bd);
+    return -eddy__cmp_int_num(bi, ad);
 }
 
 /* Compares the candidate (is_int, i, d) with the current extreme. */
@@ -136,7 +122,7 @@ static bool distinct_hash(const struct eddy_value *arg, uint64_t *hash)
         d = arg->as.n;
         if (isnan(d))
             return false;
-        if (d >= -TWO_63 && d < TWO_63 && d == trunc(d)) {
+        if (d >= -EDDY_TWO_63 && d < EDDY_TWO_63 && d == trunc(d)) {
             put_le64(bytes, (uint64_t)(int64_t)d); /* also folds -0.0 into 0 */
             *hash = eddy_hash64(bytes, 8, EDDY_ACC_SEED_INT);
             return true;

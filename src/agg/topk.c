@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg/num.h"
 #include "agg/varint.h"
 #include "core/alloc.h"
 #include "core/hash.h"
 
-#define TWO_63 9223372036854775808.0
 #define TWO_53 9007199254740992.0
 
 struct entry {
@@ -58,7 +58,7 @@ bool eddy__topk_value_normalise(const struct eddy_value *v, struct eddy_value *o
     case EDDY_V_NUM:
         if (!isfinite(v->as.n))
             return false;
-        if (v->as.n >= -TWO_63 && v->as.n < TWO_63 && v->as.n == trunc(v->as.n)) {
+        if (v->as.n >= -EDDY_TWO_63 && v->as.n < EDDY_TWO_63 && v->as.n == trunc(v->as.n)) {
             *out = (struct eddy_value){.type = EDDY_V_INT, .as.i = (int64_t)v->as.n};
             return true;
         }
@@ -66,20 +66,6 @@ bool eddy__topk_value_normalise(const struct eddy_value *v, struct eddy_value *o
         return true;
     default: return false;
     }
-}
-
-/* <0, 0, >0 as the integer @i is below, equal to, above the double @d. */
-static int cmp_int_num(int64_t i, double d)
-{
-    if (d >= TWO_63)
-        return -1;
-    if (d < -TWO_63)
-        return 1;
-    int64_t t = (int64_t)d; /* exact: |d| < 2^63, truncated */
-    if (i != t)
-        return i < t ? -1 : 1;
-    double frac = d - (double)t;
-    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
 
 static int type_rank(uint8_t type)
@@ -106,8 +92,8 @@ int eddy__topk_value_cmp(const struct eddy_value *a, const struct eddy_value *b)
         if (a->type == EDDY_V_NUM && b->type == EDDY_V_NUM)
             return (a->as.n > b->as.n) - (a->as.n < b->as.n);
         if (a->type == EDDY_V_INT)
-            return cmp_int_num(a->as.i, b->as.n);
-        return -cmp_int_num(b->as.i, a->as.n);
+            return eddy__cmp_int_num(a->as.i, b->as.n);
+        return -eddy__cmp_int_num(b->as.i, a->as.n);
     case 3: {
         uint32_t l = a->as.s.len < b->as.s.len ? a->as.s.len : b->as.s.len;
         int c = l ? memcmp(a->as.s.ptr, b->as.s.ptr, l) : 0;
