@@ -5,21 +5,29 @@
  * holds, per open container, the projection-trie node of an object (>= 0),
  * UNTRACKED for an object below no projected path, or ARRAY. A value is
  * materialised only when its key matched a trie node that ends a path.
- * Strings are scanned eight bytes at a time for '"', '\\', control bytes and
- * non-ASCII bytes; UTF-8 sequences are checked only where a byte >= 0x80
- * occurs. Numbers are always validated (grammar and double overflow) but
- * converted only when projected, with an exact fast path (<= 15 significant
- * digits, |exp10| <= 22) before falling back to strtod.
+ * Strings are scanned 16 bytes at a time (SSE2; else 8 with word tricks) for
+ * '"', '\\', control bytes and non-ASCII bytes; UTF-8 sequences are checked
+ * only where a byte >= 0x80 occurs. Numbers are always validated (grammar
+ * and double overflow) but converted only when projected: integers of up to
+ * 18 digits in one pass (small_int), the rest with an exact fast path (<= 15
+ * significant digits, |exp10| <= 22) before falling back to strtod. Compact
+ * documents (no whitespace after ':' and ',') take shortcuts; whitespace
+ * anywhere is still accepted.
  *
  * The projection is a trie: node 0 is the root object; each node lists its
- * children (key -> node), the slots whose path ends at it, and the slots
- * strictly below it (cleared when a later duplicate key replaces the
- * subtree, so the last occurrence wins).
+ * children (key -> node), sorted by key length so that a key is compared
+ * only with the children of its length (with two word compares for keys of
+ * 4 to 16 bytes), the slots whose path ends at it, and the slots strictly
+ * below it (cleared when a later duplicate key replaces the subtree, so the
+ * last occurrence wins).
  */
 #include "codec/json.h"
 
 #include <math.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,17 +35,28 @@
 
 enum { UNTRACKED = -1, ARRAY = -2 };
 
+/* Length groups: a node's children are sorted by key length, and
+ * by_len[l] (l <= 64) is the index in proj->children of its first child
+ * whose key is at least l bytes long (by_len[64]: the group of keys of 64
+ * bytes or more, unsorted), so a key is compared only with the children of
+ * its own length. */
+#define LEN_GROUPS 65
+
 struct pnode {
     uint32_t child_begin, child_count; /* into proj->children */
     uint32_t slot_begin, slot_count;   /* into proj->slots: paths ending here */
     uint32_t desc_begin, desc_count;   /* into proj->slots: paths strictly below */
     uint64_t key_lengths;              /* bit n: a child key has length n (n < 64) */
+    uint32_t by_len[LEN_GROUPS];
 };
 
 struct pchild {
     const char *key;
     uint32_t key_len;
     uint32_t node;
+    /* keys of 4 bytes or more: the first and the last 8 (4 when shorter
+     * than 8) bytes, compared with words of the document's key */
+    uint64_t head, tail;
 };
 
 struct eddy_projection {
@@ -185,6 +204,48 @@ static bool is_below(const struct tnode *t, int32_t node, int32_t ancestor)
     return false;
 }
 
+/* The words of a key that key_eq() compares first (see struct pchild). */
+static inline void key_words(const char *key, size_t len, uint64_t *head, uint64_t *tail)
+{
+    if (len >= 8) {
+        memcpy(head, key, 8);
+        memcpy(tail, key + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t h, t;
+        memcpy(&h, key, 4);
+        memcpy(&t, key + len - 4, 4);
+        *head = h;
+        *tail = t;
+    } else {
+        *head = *tail = 0;
+    }
+}
+
+static uint32_t len_group(uint32_t key_len)
+{
+    return key_len < LEN_GROUPS - 1 ? key_len : LEN_GROUPS - 1;
+}
+
+/* Sorts the children of @pn by length group (insertion sort: stable, and
+ * nodes have few children) and fills pn->by_len. */
+static void group_by_length(struct pchild *children, struct pnode *pn)
+{
+    struct pchild *c = children + pn->child_begin;
+    for (uint32_t i = 1; i < pn->child_count; i++) {
+        struct pchild x = c[i];
+        uint32_t j = i;
+        for (; j > 0 && len_group(c[j - 1].key_len) > len_group(x.key_len); j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < LEN_GROUPS; l++) {
+        while (k < pn->child_count && len_group(c[k].key_len) < l)
+            k++;
+        pn->by_len[l] = pn->child_begin + k;
+    }
+}
+
 /* Lays out children, own slots and descendant slots of every node. */
 static void layout(struct eddy_projection *p, const struct tnode *t, size_t n_nodes,
                    const int32_t *leaf)
@@ -195,10 +256,13 @@ static void layout(struct eddy_projection *p, const struct tnode *t, size_t n_no
         pn->child_begin = nc;
         for (size_t c = 1; c < n_nodes; c++)
             if (t[c].parent == (int32_t)i) {
-                p->children[nc++] = (struct pchild){t[c].key, t[c].key_len, (uint32_t)c};
+                struct pchild *ch = &p->children[nc++];
+                *ch = (struct pchild){t[c].key, t[c].key_len, (uint32_t)c, 0, 0};
+                key_words(ch->key, ch->key_len, &ch->head, &ch->tail);
                 pn->key_lengths |= t[c].key_len < 64 ? 1ULL << t[c].key_len : 0;
             }
         pn->child_count = nc - pn->child_begin;
+        group_by_length(p->children, pn);
         pn->slot_begin = ns;
         for (size_t s = 0; s < p->n_paths; s++)
             if (leaf[s] == (int32_t)i)
@@ -252,6 +316,8 @@ out:
 
 static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
 {
+    if (p < end && *p > ' ')
+        return p; /* compact documents: no whitespace between tokens */
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
@@ -326,26 +392,63 @@ struct strscan {
     bool escaped;
 };
 
+#ifdef __SSE2__
+/* Bit i: byte p[i] is '"', '\\', < 0x20 or >= 0x80 (a signed compare with
+ * 0x20 catches both control and non-ASCII bytes). */
+static inline unsigned special_mask(const unsigned char *p)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The first byte in [p, end) that is '"', '\\', < 0x20 or >= 0x80, or end:
+ * 16 bytes at a time with SSE2, else 8 at a time, then bytewise. @begin is
+ * the start of the document: the last bytes of a document of 16 bytes or
+ * more are read with one load that ends at @end. */
+static inline __attribute__((always_inline)) const unsigned char *
+find_special(const unsigned char *p, const unsigned char *end, const unsigned char *begin)
+{
+#ifdef __SSE2__
+    while (end - p >= 16) {
+        unsigned bits = special_mask(p);
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += 16;
+    }
+    if (p < end && end - begin >= 16) {
+        unsigned bits = special_mask(end - 16) >> (16 - (end - p));
+        return bits ? p + __builtin_ctz(bits) : end;
+    }
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t m = special_bytes(w);
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 /* Validates the string whose body starts at p (after the opening quote).
  * Returns NULL or an error message with *at set to the offending byte. */
 static inline __attribute__((always_inline)) const char *
-scan_string(const unsigned char *p, const unsigned char *end,
-                               struct strscan *out, const unsigned char **at)
+scan_string(const unsigned char *p, const unsigned char *end, const unsigned char *begin,
+            struct strscan *out, const unsigned char **at)
 {
     bool escaped = false;
     for (;;) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            uint64_t m = special_bytes(w);
-            if (m) {
-                p += __builtin_ctzll(m) >> 3;
-                break;
-            }
-            p += 8;
-        }
-#endif
+        p = find_special(p, end, begin);
         if (p == end) {
             *at = p;
             return "unterminated string";
@@ -353,10 +456,6 @@ scan_string(const unsigned char *p, const unsigned char *end,
         unsigned char c = *p;
         if (c == '"')
             break;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            p++;
-            continue;
-        }
         if (c >= 0x80) {
             size_t n = utf8_seq(p, end);
             if (!n) {
@@ -543,6 +642,31 @@ static const char *scan_number(const unsigned char *p, const unsigned char *end,
     return NULL;
 }
 
+/* An integer of at most 18 digits at p (an optional '-', then 0 or a
+ * non-zero digit and digits), followed by a byte that ends a number
+ * (anything but a digit, '.', 'e' or 'E'): its value in *out and the byte
+ * after it. NULL for anything else, which scan_number then reads (or
+ * rejects) in full. The common case of events, without the bookkeeping of
+ * fractions, exponents and overflow. */
+static inline const unsigned char *small_int(const unsigned char *p, const unsigned char *end,
+                                             int64_t *out)
+{
+    const unsigned char *d = p + (*p == '-');
+    if (d == end || (unsigned)(*d - '0') > 9)
+        return NULL;
+    const unsigned char *first = d;
+    uint64_t m = (uint64_t)(*d++ - '0');
+    if (m) {
+        const unsigned char *limit = end - first > 18 ? first + 18 : end;
+        while (d < limit && (unsigned)(*d - '0') <= 9)
+            m = m * 10 + (uint64_t)(*d++ - '0');
+    }
+    if (d == end || (unsigned)(*d - '0') <= 9 || *d == '.' || (*d | 0x20) == 'e')
+        return NULL;
+    *out = *p == '-' ? -(int64_t)m : (int64_t)m;
+    return d;
+}
+
 static const double pow10_tbl[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -574,37 +698,36 @@ static bool number_value(const unsigned char *p, const unsigned char *q, const s
 
 /* ---- projection -------------------------------------------------------- */
 
-/* Equality of two keys of length @len, with word loads for short keys. */
-static inline bool key_eq(const char *a, const char *b, size_t len)
+/* Whether child @c is the key @key of @len bytes (len == c->key_len), whose
+ * key_words() are @head and @tail. */
+static inline __attribute__((always_inline)) bool
+key_eq(const struct pchild *c, const char *key, size_t len, uint64_t head, uint64_t tail)
 {
-    if (len >= 8 && len <= 16) {
-        uint64_t a0, b0, a1, b1;
-        memcpy(&a0, a, 8);
-        memcpy(&b0, b, 8);
-        memcpy(&a1, a + len - 8, 8);
-        memcpy(&b1, b + len - 8, 8);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    if (len >= 4 && len < 8) {
-        uint32_t a0, b0, a1, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + len - 4, 4);
-        memcpy(&b1, b + len - 4, 4);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-    }
-    return memcmp(a, b, len) == 0;
+    if (len < 4)
+        return memcmp(c->key, key, len) == 0;
+    if (((head ^ c->head) | (tail ^ c->tail)) != 0)
+        return false;
+    return len <= 16 || memcmp(c->key + 8, key + 8, len - 16) == 0;
 }
 
-static inline int32_t match_key(const struct eddy_projection *pj, const struct pnode *node,
-                                const char *key, size_t len)
+static inline __attribute__((always_inline)) int32_t
+match_key(const struct eddy_projection *pj, const struct pnode *node, const char *key, size_t len)
 {
-    /* most keys of an event are not projected: reject them by length */
-    if (len < 64 && !(node->key_lengths >> len & 1))
+    const struct pchild *c = pj->children;
+    uint64_t head, tail;
+    if (len < 64) {
+        /* most keys of an event are not projected: reject them by length */
+        if (!(node->key_lengths >> len & 1))
+            return -1;
+        key_words(key, len, &head, &tail);
+        for (uint32_t i = node->by_len[len], e = node->by_len[len + 1]; i < e; i++)
+            if (key_eq(&c[i], key, len, head, tail))
+                return (int32_t)c[i].node;
         return -1;
-    const struct pchild *c = pj->children + node->child_begin;
-    for (uint32_t i = 0; i < node->child_count; i++)
-        if (c[i].key_len == len && key_eq(c[i].key, key, len))
+    }
+    key_words(key, len, &head, &tail);
+    for (uint32_t i = node->by_len[64], e = node->child_begin + node->child_count; i < e; i++)
+        if (c[i].key_len == len && key_eq(&c[i], key, len, head, tail))
             return (int32_t)c[i].node;
     return -1;
 }
@@ -653,10 +776,12 @@ eddy_err_t eddy__json_project(const struct eddy_projection *pj, const char *buf,
                               struct eddy_value *values, char *scratch, struct eddy_json_error *err)
 {
     const unsigned char *p = (const unsigned char *)buf, *end = p + len, *at;
+    const unsigned char *begin = p;
     int32_t stack[EDDY_JSON_MAX_DEPTH];
     int depth = 0;
-    int32_t target = -1;
-    size_t sp = 0; /* used bytes of scratch */
+    int32_t frame;       /* stack[depth - 1], the innermost open container */
+    int32_t target = -1; /* trie node of the key of the value being read */
+    size_t sp = 0;       /* used bytes of scratch */
     struct strscan ss;
     const char *msg;
 
@@ -668,7 +793,7 @@ eddy_err_t eddy__json_project(const struct eddy_projection *pj, const char *buf,
     if (*p != '{')
         FAIL(p, is_value_start(*p) ? "top-level value is not an object" : unexpected_msg[*p]);
     p++;
-    stack[depth++] = pj->nodes[0].child_count ? 0 : UNTRACKED;
+    frame = stack[depth++] = pj->nodes[0].child_count ? 0 : UNTRACKED;
 
 object_first:
     p = skip_ws(p, end);
@@ -680,11 +805,11 @@ object_first:
 key:
     if (*p != '"')
         FAIL(p, unexpected_msg[*p]);
-    if ((msg = scan_string(p + 1, end, &ss, &at)))
+    if ((msg = scan_string(p + 1, end, begin, &ss, &at)))
         FAIL(at, msg);
     target = -1;
-    if (stack[depth - 1] >= 0) {
-        const struct pnode *node = &pj->nodes[stack[depth - 1]];
+    if (frame >= 0) {
+        const struct pnode *node = &pj->nodes[frame];
         if (!ss.escaped) {
             target = match_key(pj, node, (const char *)p + 1, (size_t)(ss.close - p - 1));
         } else {
@@ -692,12 +817,17 @@ key:
             target = match_key(pj, node, scratch + sp, kl);
         }
     }
-    p = skip_ws(ss.close + 1, end);
-    NEED_MORE();
-    if (*p != ':')
-        FAIL(p, unexpected_msg[*p]);
-    p = skip_ws(p + 1, end);
-    NEED_MORE();
+    p = ss.close + 1;
+    if (end - p > 1 && *p == ':' && p[1] > ' ') {
+        p++; /* compact documents: the value follows the colon */
+    } else {
+        p = skip_ws(p, end);
+        NEED_MORE();
+        if (*p != ':')
+            FAIL(p, unexpected_msg[*p]);
+        p = skip_ws(p + 1, end);
+        NEED_MORE();
+    }
 
 value:
     switch (*p) {
@@ -706,7 +836,7 @@ value:
         bool obj = *p == '{';
         if (depth == EDDY_JSON_MAX_DEPTH)
             FAIL(p, "nesting deeper than 128");
-        int32_t frame = obj ? UNTRACKED : ARRAY;
+        frame = obj ? UNTRACKED : ARRAY;
         if (target >= 0) {
             struct eddy_value *v = slot_of(pj, target, values);
             if (v) {
@@ -730,7 +860,7 @@ value:
         goto value;
     }
     case '"':
-        if ((msg = scan_string(p + 1, end, &ss, &at)))
+        if ((msg = scan_string(p + 1, end, begin, &ss, &at)))
             FAIL(at, msg);
         struct eddy_value *v;
         if (target >= 0 && (v = slot_of(pj, target, values))) {
@@ -772,10 +902,21 @@ value:
         break;
     }
     default: {
+        int64_t small;
+        const unsigned char *q = small_int(p, end, &small);
+        if (q) {
+            struct eddy_value *v;
+            if (target >= 0 && (v = slot_of(pj, target, values))) {
+                v->type = EDDY_V_INT;
+                v->as.i = small;
+                replicate(pj, target, values);
+            }
+            p = q;
+            break;
+        }
         if (*p != '-' && (*p < '0' || *p > '9'))
             FAIL(p, unexpected_msg[*p]);
         struct numscan ns;
-        const unsigned char *q;
         if ((msg = scan_number(p, end, &ns, &q)))
             FAIL(q, msg);
         /* inside the root object a number is never last: this also leaves
@@ -796,23 +937,29 @@ value:
     }
 
 after_value:
+    if (p < end && *p == ',' && frame != ARRAY && end - p > 1 && p[1] == '"') {
+        p++; /* compact documents: the next key follows the comma */
+        goto key;
+    }
     p = skip_ws(p, end);
     NEED_MORE();
     if (*p == ',') {
         p = skip_ws(p + 1, end);
         NEED_MORE();
-        if (stack[depth - 1] == ARRAY) {
+        if (frame == ARRAY) {
             target = -1;
             goto value;
         }
         goto key;
     }
-    if (*p != (stack[depth - 1] == ARRAY ? ']' : '}'))
+    if (*p != (frame == ARRAY ? ']' : '}'))
         FAIL(p, unexpected_msg[*p]);
     p++;
 close:
-    if (--depth > 0)
+    if (--depth > 0) {
+        frame = stack[depth - 1];
         goto after_value;
+    }
     p = skip_ws(p, end);
     if (p != end)
         FAIL(p, "trailing characters after document");

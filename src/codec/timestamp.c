@@ -4,6 +4,7 @@
 #include "codec/timestamp.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "core/time.h"
 
@@ -62,8 +63,56 @@ static bool offset_minutes(const char *s, size_t len, size_t i, int *minutes)
     return true;
 }
 
+/* The usual form, "YYYY-MM-DDTHH:MM:SS.mmmZ", read with fewer checks; the
+ * date part is mostly the same as in the previous call, so its day number
+ * is remembered per thread (keyed by its 10 bytes, validated when first
+ * seen). False for anything it does not take, which the general parser then
+ * reads: the result is the same either way. */
+static bool parse_common(const char *s, int64_t *ms)
+{
+    static _Thread_local uint64_t last_date8; /* bytes 0-7 of the date */
+    static _Thread_local uint16_t last_date2; /* bytes 8-9 */
+    static _Thread_local int64_t last_days;
+    static _Thread_local bool have_last;
+    uint64_t date8;
+    uint16_t date2;
+    memcpy(&date8, s, 8);
+    memcpy(&date2, s + 8, 2);
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[10] != 'T' || u[13] != ':' || u[16] != ':' || u[19] != '.' || u[23] != 'Z')
+        return false;
+    unsigned h1 = u[11] - '0', h2 = u[12] - '0', m1 = u[14] - '0', m2 = u[15] - '0';
+    unsigned s1 = u[17] - '0', s2 = u[18] - '0', f1 = u[20] - '0', f2 = u[21] - '0',
+             f3 = u[22] - '0';
+    if ((h1 > 9) | (h2 > 9) | (m1 > 9) | (m2 > 9) | (s1 > 9) | (s2 > 9) | (f1 > 9) | (f2 > 9) |
+        (f3 > 9))
+        return false; /* a byte below '0' wraps around too */
+    unsigned h = h1 * 10 + h2, mi = m1 * 10 + m2, sec = s1 * 10 + s2;
+    if (h > 23 || mi > 59 || sec > 60)
+        return false;
+    int64_t days;
+    if (have_last && date8 == last_date8 && date2 == last_date2) {
+        days = last_days;
+    } else {
+        if (u[4] != '-' || u[7] != '-')
+            return false;
+        int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+        if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+            return false;
+        days = eddy_days_from_civil(y, (unsigned)mo, (unsigned)d);
+        last_date8 = date8;
+        last_date2 = date2;
+        last_days = days;
+        have_last = true;
+    }
+    *ms = (days * 86400 + h * 3600 + mi * 60 + sec) * 1000 + f1 * 100 + f2 * 10 + f3;
+    return true;
+}
+
 bool eddy__ts_parse_rfc3339(const char *s, size_t len, int64_t *ms)
 {
+    if (len == 24 && parse_common(s, ms))
+        return true;
     if (len < 20)
         return false;
     if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||

@@ -12,6 +12,10 @@
 
 #include "core/alloc.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 void eddy_buf_init(struct eddy_buf *buf)
 {
     memset(buf, 0, sizeof *buf);
@@ -23,12 +27,16 @@ void eddy_buf_release(struct eddy_buf *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-bool eddy_buf_reserve(struct eddy_buf *buf, size_t extra)
+bool eddy__buf_grow(struct eddy_buf *buf, size_t extra)
 {
     if (buf->oom)
         return false;
     if (buf->len + extra + 1 <= buf->cap)
         return true;
+    if (extra > SIZE_MAX - 1 - buf->len) {
+        buf->oom = true;
+        return false;
+    }
     size_t cap = buf->cap ? buf->cap : 256;
     while (cap < buf->len + extra + 1) {
         if (cap > SIZE_MAX / 2) {
@@ -45,26 +53,6 @@ bool eddy_buf_reserve(struct eddy_buf *buf, size_t extra)
     buf->data = data;
     buf->cap = cap;
     return true;
-}
-
-void eddy_buf_append(struct eddy_buf *buf, const void *data, size_t len)
-{
-    if (!eddy_buf_reserve(buf, len))
-        return;
-    if (len)
-        memcpy(buf->data + buf->len, data, len);
-    buf->len += len;
-    buf->data[buf->len] = '\0';
-}
-
-void eddy_buf_puts(struct eddy_buf *buf, const char *s)
-{
-    eddy_buf_append(buf, s, strlen(s));
-}
-
-void eddy_buf_putc(struct eddy_buf *buf, char c)
-{
-    eddy_buf_append(buf, &c, 1);
 }
 
 void eddy_buf_printf(struct eddy_buf *buf, const char *fmt, ...)
@@ -88,14 +76,79 @@ void eddy_buf_printf(struct eddy_buf *buf, const char *fmt, ...)
     buf->len += (size_t)n;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Bit 7 of each byte of @w that is '"', '\\' or < 0x20 (above the lowest
+ * such byte, others may be set too). */
+static inline uint64_t escaped_bytes(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGHS;
+}
+
+/* The length of the prefix of @s that needs no escaping. */
+static size_t plain_prefix(const char *s, size_t len)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20), high = _mm_set1_epi8((char)0x80);
+    for (; len - i >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* bytes >= 0x80 are UTF-8, copied as they are: compare as unsigned
+         * by flipping the sign bit */
+        __m128i ctl = _mm_cmplt_epi8(_mm_xor_si128(v, high), _mm_xor_si128(space, high));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 ctl);
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* 8 bytes at a time, the last word overlapping what was checked (the
+     * lowest flagged byte of a word is never a false positive) */
+    if (len >= 8) {
+        for (;; i += 8) {
+            if (len - i < 8)
+                i = len - 8;
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            uint64_t m = escaped_bytes(w);
+            if (m)
+                return i + ((size_t)__builtin_ctzll(m) >> 3);
+            if (i + 8 == len)
+                return len;
+        }
+    }
+#endif
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
+
 void eddy_buf_json_str(struct eddy_buf *buf, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     if (!eddy_buf_reserve(buf, len + 2))
         return;
+    size_t plain = plain_prefix(s, len);
+    if (plain == len) { /* nothing to escape: the usual case */
+        char *o = buf->data + buf->len;
+        o[0] = '"';
+        memcpy(o + 1, s, len);
+        o[len + 1] = '"';
+        o[len + 2] = '\0';
+        buf->len += len + 2;
+        return;
+    }
     eddy_buf_putc(buf, '"');
     size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = plain; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "eddy/err.h"
 
@@ -24,6 +25,8 @@ struct eddy_buf {
 
 void eddy_buf_init(struct eddy_buf *buf);
 void eddy_buf_release(struct eddy_buf *buf);
+/* Growth path of eddy_buf_reserve: reallocates or poisons the buffer. */
+bool eddy__buf_grow(struct eddy_buf *buf, size_t extra);
 static inline void eddy_buf_reset(struct eddy_buf *buf)
 {
     buf->len = 0;
@@ -33,11 +36,34 @@ static inline eddy_err_t eddy_buf_err(const struct eddy_buf *buf)
 {
     return buf->oom ? EDDY_ENOMEM : EDDY_OK;
 }
-/* Ensures room for @extra more bytes plus a NUL. */
-bool eddy_buf_reserve(struct eddy_buf *buf, size_t extra);
-void eddy_buf_append(struct eddy_buf *buf, const void *data, size_t len);
-void eddy_buf_puts(struct eddy_buf *buf, const char *s);
-void eddy_buf_putc(struct eddy_buf *buf, char c);
+/* Ensures room for @extra more bytes plus a NUL. The appends are inline:
+ * results, alerts and dead letters make several per value written. */
+static inline bool eddy_buf_reserve(struct eddy_buf *buf, size_t extra)
+{
+    if (!buf->oom && extra < buf->cap - buf->len) /* len < cap unless both are 0 */
+        return true;
+    return eddy__buf_grow(buf, extra);
+}
+static inline void eddy_buf_append(struct eddy_buf *buf, const void *data, size_t len)
+{
+    if (!eddy_buf_reserve(buf, len))
+        return;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+}
+static inline void eddy_buf_puts(struct eddy_buf *buf, const char *s)
+{
+    eddy_buf_append(buf, s, strlen(s));
+}
+static inline void eddy_buf_putc(struct eddy_buf *buf, char c)
+{
+    if (!eddy_buf_reserve(buf, 1))
+        return;
+    buf->data[buf->len++] = c;
+    buf->data[buf->len] = '\0';
+}
 void eddy_buf_printf(struct eddy_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
