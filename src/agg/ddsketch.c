@@ -9,6 +9,23 @@
  *     a non-zero count, and offset <= lo <= hi < offset + cap; every counter
  *     outside [lo, hi] is zero;
  *   - hi - lo < EDDY_DDSKETCH_MAX_BINS.
+ *
+ * Small sketches. Until it has more than SMALL_MAX positive values, a sketch
+ * keeps their indices, unsorted, in small[] inside the struct, and its
+ * positive store stays empty (cap 0): a window row of a high-cardinality
+ * group sees a few dozen values, and a dense array of 64-256 counters for
+ * them made the sketches of such an aggregation a working set of megabytes
+ * touched at random, one cache miss per value. The small values count
+ * exactly as if they were in the store: every read (quantiles, encoding,
+ * merging) sees the same counts, and when the store is first needed
+ * (densify) they are put into it. That is exact, whatever the order: the
+ * counts of a store depend only on the multiset of its indices (a collapse
+ * keeps the window [H - 2047, H] of the highest index H, with everything
+ * below in its edge bin), only the capacity and offset of the array depend
+ * on the order of growth, and they are never observable.
+ * Invariants: n_small > 0 => pos.cap == 0 (hence pos.total == 0), and the
+ * small indices span at most EDDY_DDSKETCH_MAX_BINS (a wider range goes to
+ * the store, which collapses it).
  */
 #include "agg/ddsketch.h"
 
@@ -37,16 +54,32 @@ struct store {
     bool collapsed;
 };
 
+#define SMALL_MAX 32
+
+/* What an add and the memory accounting after it read comes first, so
+ * that it spans two cache lines plus the one of the small value or bin. */
 struct eddy_ddsketch {
-    struct store pos, neg;
-    uint64_t zero;
     uint64_t count;
     double min, max;
+    uint32_t n_small;
+    int32_t small_lo, small_hi; /* the range of small[], when n_small > 0 */
+    struct store pos, neg;
+    uint64_t zero;
+    int32_t small[SMALL_MAX]; /* positive indices not in pos yet */
 };
 
 static int32_t value_index(double x)
 {
-    return (int32_t)ceil(log(x) * INV_LOG_GAMMA);
+    /* Callers often add the same value to several sketches in a row (one
+     * event, a quantile per aggregation): log() once per value. */
+    static _Thread_local double last_x = -1.0;
+    static _Thread_local int32_t last_index;
+    if (x == last_x)
+        return last_index;
+    int32_t i = (int32_t)ceil(log(x) * INV_LOG_GAMMA);
+    last_x = x;
+    last_index = i;
+    return i;
 }
 
 static double index_value(int32_t i)
@@ -235,13 +268,90 @@ static eddy_err_t store_add(struct store *st, int32_t idx)
     return EDDY_OK;
 }
 
+/* Sorts the small indices into @out (insertion sort: at most SMALL_MAX). */
+static void small_sorted(const struct eddy_ddsketch *s, int32_t *out)
+{
+    for (uint32_t i = 0; i < s->n_small; i++) {
+        int32_t x = s->small[i];
+        uint32_t j = i;
+        for (; j > 0 && out[j - 1] > x; j--)
+            out[j] = out[j - 1];
+        out[j] = x;
+    }
+}
+
+/* Moves the small indices (and @n_extra more, not counted yet) into the
+ * positive store, allocating it for all of them at once; on EDDY_ENOMEM
+ * nothing changed. Afterwards the store covers every one of them (or its
+ * collapse window does), so putting the extra ones cannot fail. */
+static eddy_err_t densify(struct eddy_ddsketch *s, const int32_t *extra, uint32_t n_extra)
+{
+    int32_t lo = s->n_small ? s->small_lo : INT32_MAX, hi = s->n_small ? s->small_hi : INT32_MIN;
+    for (uint32_t i = 0; i < n_extra; i++) {
+        lo = extra[i] < lo ? extra[i] : lo;
+        hi = extra[i] > hi ? extra[i] : hi;
+    }
+    if (lo > hi)
+        return EDDY_OK;
+    eddy_err_t err = store_extend(&s->pos, lo, hi);
+    if (err)
+        return err;
+    for (uint32_t i = 0; i < s->n_small; i++)
+        store_put(&s->pos, s->small[i], 1);
+    s->n_small = 0;
+    return EDDY_OK;
+}
+
+/* Whether the small indices, widened to [lo, hi], stay within the store's
+ * maximum width (else the store would collapse them). */
+static bool small_fits(const struct eddy_ddsketch *s, uint32_t n, int32_t lo, int32_t hi)
+{
+    if (s->n_small + n > SMALL_MAX)
+        return false;
+    if (s->n_small) {
+        lo = s->small_lo < lo ? s->small_lo : lo;
+        hi = s->small_hi > hi ? s->small_hi : hi;
+    }
+    return (int64_t)hi - lo < EDDY_DDSKETCH_MAX_BINS;
+}
+
+static void small_put(struct eddy_ddsketch *s, const int32_t *idx, uint32_t n, int32_t lo,
+                      int32_t hi)
+{
+    if (!n)
+        return;
+    if (!s->n_small) {
+        s->small_lo = lo;
+        s->small_hi = hi;
+    } else {
+        s->small_lo = s->small_lo < lo ? s->small_lo : lo;
+        s->small_hi = s->small_hi > hi ? s->small_hi : hi;
+    }
+    memcpy(s->small + s->n_small, idx, n * sizeof *idx);
+    s->n_small += n;
+}
+
+static eddy_err_t pos_add(struct eddy_ddsketch *s, int32_t idx)
+{
+    if (s->pos.cap)
+        return store_add(&s->pos, idx);
+    if (small_fits(s, 1, idx, idx)) {
+        small_put(s, &idx, 1, idx, idx);
+        return EDDY_OK;
+    }
+    eddy_err_t err = densify(s, &idx, 1);
+    if (!err)
+        store_put(&s->pos, idx, 1);
+    return err;
+}
+
 eddy_err_t eddy_ddsketch_add(struct eddy_ddsketch *s, double x)
 {
     if (!isfinite(x))
         return EDDY_EINVAL;
     eddy_err_t err = EDDY_OK;
     if (x >= EDDY_DDSKETCH_MIN_INDEXABLE)
-        err = store_add(&s->pos, value_index(x));
+        err = pos_add(s, value_index(x));
     else if (x <= -EDDY_DDSKETCH_MIN_INDEXABLE)
         err = store_add(&s->neg, value_index(-x));
     else
@@ -271,12 +381,26 @@ eddy_err_t eddy_ddsketch_merge(struct eddy_ddsketch *dst, const struct eddy_ddsk
     eddy_err_t err = EDDY_OK;
     if (src->count == 0)
         return EDDY_OK;
-    /* grow both stores before touching any count: failure adds nothing */
-    if (src->pos.total && (err = store_extend(&dst->pos, src->pos.lo, src->pos.hi)))
-        return err;
+    /* the positive values of dst stay small when those of src fit along */
+    bool small = !dst->pos.cap && !src->pos.total &&
+                 (!src->n_small || small_fits(dst, src->n_small, src->small_lo, src->small_hi));
+    /* grow both stores before touching any count: failure adds nothing (a
+     * densified dst has the same counts) */
+    if (!small) {
+        if ((err = densify(dst, src->small, src->n_small)))
+            return err;
+        if (src->pos.total && (err = store_extend(&dst->pos, src->pos.lo, src->pos.hi)))
+            return err;
+    }
     if (src->neg.total && (err = store_extend(&dst->neg, src->neg.lo, src->neg.hi)))
         return err;
-    store_merge(&dst->pos, &src->pos);
+    if (small) {
+        small_put(dst, src->small, src->n_small, src->small_lo, src->small_hi);
+    } else {
+        for (uint32_t i = 0; i < src->n_small; i++)
+            store_put(&dst->pos, src->small[i], 1);
+        store_merge(&dst->pos, &src->pos);
+    }
     store_merge(&dst->neg, &src->neg);
     dst->zero += src->zero;
     if (dst->count == 0 || src->min < dst->min)
@@ -310,6 +434,11 @@ static double rank_value(const struct eddy_ddsketch *s, uint64_t rank)
     seen += s->zero;
     if (seen > rank)
         return 0.0;
+    if (s->n_small) {
+        int32_t sorted[SMALL_MAX];
+        small_sorted(s, sorted);
+        return index_value(sorted[rank - seen]); /* rank < count */
+    }
     for (int32_t i = pos->lo; pos->total && i <= pos->hi; i++) {
         seen += pos->bins[i - pos->offset];
         if (seen > rank)
@@ -350,13 +479,33 @@ static void store_encode(const struct store *st, struct eddy_buf *out)
         eddy__varint_put_u(out, st->bins[i - st->offset]);
 }
 
+/* store_encode of the positive store the small indices would make. */
+static void small_encode(const struct eddy_ddsketch *s, struct eddy_buf *out)
+{
+    int32_t sorted[SMALL_MAX];
+    small_sorted(s, sorted);
+    int32_t lo = s->small_lo, hi = s->small_hi;
+    eddy__varint_put_u(out, (uint64_t)(hi - lo + 1));
+    eddy__varint_put_s(out, lo);
+    uint32_t k = 0;
+    for (int32_t i = lo; i <= hi; i++) {
+        uint64_t n = 0;
+        for (; k < s->n_small && sorted[k] == i; k++)
+            n++;
+        eddy__varint_put_u(out, n);
+    }
+}
+
 eddy_err_t eddy_ddsketch_encode(const struct eddy_ddsketch *s, struct eddy_buf *out)
 {
     uint8_t head[2] = {FORMAT_VERSION,
                        (uint8_t)((s->pos.collapsed ? 1 : 0) | (s->neg.collapsed ? 2 : 0))};
     eddy_buf_append(out, head, sizeof head);
     eddy__varint_put_u(out, s->zero);
-    store_encode(&s->pos, out);
+    if (s->n_small)
+        small_encode(s, out);
+    else
+        store_encode(&s->pos, out);
     store_encode(&s->neg, out);
     if (s->count) {
         eddy__varint_put_f64(out, s->min);

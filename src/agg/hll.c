@@ -49,18 +49,21 @@ static inline void register_put(uint8_t *registers, uint64_t hash)
         registers[idx] = rank;
 }
 
-/* Position of @hash in the exact array, or where it would be inserted. */
+/* Position of @hash in the exact array, or where it would be inserted.
+ * Branchless (the comparisons of random hashes are unpredictable): the
+ * answer stays in [base, base + n]. */
 static uint32_t exact_find(const struct eddy_hll *h, uint64_t hash)
 {
-    uint32_t lo = 0, hi = h->n_exact;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (h->exact[mid] < hash)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const uint64_t *base = h->exact;
+    uint32_t n = h->n_exact;
+    if (n == 0)
+        return 0;
+    while (n > 1) {
+        uint32_t half = n / 2;
+        base = base[half] < hash ? base + half : base;
+        n -= half;
     }
-    return lo;
+    return (uint32_t)(base - h->exact) + (*base < hash);
 }
 
 /* Switches to dense with the exact hashes plus @extra (n_extra of them). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agg/ddsketch.h"
+#include "agg/varint.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 
@@ -448,6 +449,14 @@ Test(ddsketch, collapse_survives_encode_and_merge)
 Test(ddsketch, adding_within_the_bin_range_does_not_allocate)
 {
     struct eddy_ddsketch *s = eddy_ddsketch_new();
+    /* the first 32 positive values are kept in the struct */
+    eddy_alloc_fail_at(1);
+    for (int i = 0; i < 32; i++)
+        cr_assert_eq(eddy_ddsketch_add(s, 100.0), EDDY_OK);
+    /* the 33rd needs the store, and that allocation fails */
+    cr_assert_eq(eddy_ddsketch_add(s, 100.0), EDDY_ENOMEM);
+    eddy_alloc_fail_at(0);
+    cr_assert_eq(eddy_ddsketch_count(s), 32);
     cr_assert_eq(eddy_ddsketch_add(s, 100.0), EDDY_OK); /* allocates 64 bins */
     eddy_alloc_fail_at(1);
     for (int i = 0; i < 1000; i++)
@@ -455,34 +464,116 @@ Test(ddsketch, adding_within_the_bin_range_does_not_allocate)
     /* a value 400 bins away must grow the store, and that allocation fails */
     cr_assert_eq(eddy_ddsketch_add(s, 1e6), EDDY_ENOMEM);
     eddy_alloc_fail_at(0);
-    cr_assert_eq(eddy_ddsketch_count(s), 1001);
+    cr_assert_eq(eddy_ddsketch_count(s), 1033);
     cr_assert_eq(eddy_ddsketch_quantile(s, 1), 104.0);
     cr_assert_eq(eddy_ddsketch_add(s, 1e6), EDDY_OK);
     cr_assert_eq(eddy_ddsketch_quantile(s, 1), 1e6);
     eddy_ddsketch_free(s);
 }
 
-Test(ddsketch, failed_merge_leaves_the_destination_unchanged)
+/* The encoding of counts at the bins index(x) = ceil(log(x) / log(gamma)),
+ * built by hand from the wire format in ddsketch.h. */
+static void expected_encoding(const int32_t *idx, const uint64_t *n, size_t k, uint64_t zero,
+                              double min, double max, struct eddy_buf *out)
 {
-    double a_xs[] = {1, 2, 3}, b_xs[] = {-1e5, 1e5};
-    struct eddy_ddsketch *a = sketch_of(a_xs, 3), *b = sketch_of(b_xs, 2);
+    eddy_buf_init(out);
+    uint8_t head[2] = {1, 0};
+    eddy_buf_append(out, head, 2);
+    eddy__varint_put_u(out, zero);
+    eddy__varint_put_u(out, (uint64_t)(idx[k - 1] - idx[0] + 1));
+    eddy__varint_put_s(out, idx[0]);
+    for (int32_t i = idx[0], j = 0; i <= idx[k - 1]; i++)
+        eddy__varint_put_u(out, i == idx[j] ? n[j++] : 0);
+    eddy__varint_put_u(out, 0); /* no negative values */
+    eddy__varint_put_f64(out, min);
+    eddy__varint_put_f64(out, max);
+}
+
+Test(ddsketch, a_small_sketch_encodes_and_estimates_like_the_bins)
+{
+    /* 3.5 -> bin 63, 12 -> 125, 87 -> 224, 250 -> 277, 1000 -> 346 */
+    double xs[] = {12, 250, 12, 0, 3.5, 1e-12, 87, 1000};
+    const int32_t idx[] = {63, 125, 224, 277, 346};
+    const uint64_t n[] = {1, 2, 1, 1, 1};
+    struct eddy_ddsketch *s = sketch_of(xs, 8);
+    struct eddy_buf got, want;
+    encode(s, &got);
+    expected_encoding(idx, n, 5, 2, 0.0, 1000.0, &want);
+    cr_assert_eq(got.len, want.len);
+    cr_assert_arr_eq(got.data, want.data, want.len);
+    /* ranks 1, 3, 6 of the 8 values: 1e-12 (zero), 12, 250 (bin values) */
+    cr_assert_eq(eddy_ddsketch_quantile(s, 0.2), 0.0);
+    cr_assert_eq(eddy_ddsketch_quantile(s, 0.5), 12.061644143710684);
+    cr_assert_eq(eddy_ddsketch_quantile(s, 0.9), 252.17639213593344);
+    /* the same counts once in the store: 40 more values, then merged */
+    struct eddy_ddsketch *big = eddy_ddsketch_new();
+    for (int i = 0; i < 40; i++)
+        cr_assert_eq(eddy_ddsketch_add(big, 12.0), EDDY_OK);
+    cr_assert_eq(eddy_ddsketch_merge(big, s), EDDY_OK);
+    cr_assert_eq(eddy_ddsketch_merge(s, big), EDDY_OK); /* small dst, dense src */
+    const uint64_t n3[] = {2, 2 + 42, 2, 2, 2};
+    eddy_buf_release(&got);
+    eddy_buf_release(&want);
+    encode(s, &got);
+    expected_encoding(idx, n3, 5, 4, 0.0, 1000.0, &want);
+    cr_assert_eq(got.len, want.len);
+    cr_assert_arr_eq(got.data, want.data, want.len);
+    eddy_buf_release(&got);
+    eddy_buf_release(&want);
+    eddy_ddsketch_free(s);
+    eddy_ddsketch_free(big);
+}
+
+
+/* Makes every allocation of merge(a, b) fail in turn, then none: each
+ * failure leaves a as it was. Returns how many allocations the merge makes. */
+static unsigned long merge_failing_each_allocation(struct eddy_ddsketch *a,
+                                                   const struct eddy_ddsketch *b)
+{
     struct eddy_buf before, after;
     encode(a, &before);
-    for (unsigned long nth = 1; nth <= 2; nth++) {
+    unsigned long nth = 1;
+    for (;; nth++) {
         eddy_alloc_fail_at(nth);
-        cr_assert_eq(eddy_ddsketch_merge(a, b), EDDY_ENOMEM);
+        eddy_err_t err = eddy_ddsketch_merge(a, b);
         eddy_alloc_fail_at(0);
+        if (err == EDDY_OK)
+            break;
+        cr_assert_eq(err, EDDY_ENOMEM);
         encode(a, &after);
         cr_assert_eq(after.len, before.len);
         cr_assert_arr_eq(after.data, before.data, before.len);
         eddy_buf_release(&after);
     }
-    cr_assert_eq(eddy_ddsketch_merge(a, b), EDDY_OK);
+    eddy_buf_release(&before);
+    return nth - 1;
+}
+
+Test(ddsketch, failed_merge_leaves_the_destination_unchanged)
+{
+    double a_xs[] = {1, 2, 3}, b_xs[] = {-1e5, 1e5};
+    struct eddy_ddsketch *a = sketch_of(a_xs, 3), *b = sketch_of(b_xs, 2);
+    /* the positive values stay small: only the negative store is made */
+    cr_assert_eq(merge_failing_each_allocation(a, b), 1);
     cr_assert_eq(eddy_ddsketch_count(a), 5);
     cr_assert_eq(eddy_ddsketch_quantile(a, 0), -1e5);
-    eddy_buf_release(&before);
+    cr_assert_eq(eddy_ddsketch_quantile(a, 1), 1e5);
     eddy_ddsketch_free(a);
     eddy_ddsketch_free(b);
+    /* 20 + 20 positive values: the positive store too */
+    double c_xs[21], d_xs[21];
+    for (int i = 0; i < 20; i++) {
+        c_xs[i] = 1 + i;
+        d_xs[i] = 100 + i;
+    }
+    d_xs[20] = -7;
+    struct eddy_ddsketch *c = sketch_of(c_xs, 20), *d = sketch_of(d_xs, 21);
+    cr_assert_eq(merge_failing_each_allocation(c, d), 2);
+    cr_assert_eq(eddy_ddsketch_count(c), 41);
+    cr_assert_eq(eddy_ddsketch_quantile(c, 0), -7);
+    cr_assert_eq(eddy_ddsketch_quantile(c, 1), 119);
+    eddy_ddsketch_free(c);
+    eddy_ddsketch_free(d);
 }
 
 Test(ddsketch, new_and_decode_report_out_of_memory)
@@ -561,4 +652,30 @@ Test(ddsketch, insertion_and_merge_order_do_not_change_the_sketch)
     for (size_t i = 0; i < 20000; i++)
         xs[i] = (rng_next() % 2 ? 1 : -1) * exp(-14 + 95 * rng_unit());
     check_order_independence(xs, 20000, true);
+}
+
+Test(ddsketch, small_sketches_merge_and_grow_like_any_other)
+{
+    /* around the 32 values a sketch keeps before its store: every order
+     * and every merge of thirds gives the same bytes */
+    static double xs[100];
+    const size_t sizes[] = {1, 2, 31, 32, 33, 64, 65, 96, 97, 100};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        generate(LATENCY, xs, sizes[k], 50 + k);
+        check_order_independence(xs, sizes[k], false);
+        generate(SIGNED, xs, sizes[k], 60 + k);
+        check_order_independence(xs, sizes[k], false);
+    }
+    /* 1e-6 .. 1e30 spans more than 2048 bins: the small values go to the
+     * store, which collapses, whichever way they arrive */
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        if (sizes[k] < 3)
+            continue;
+        rng_state = 70 + k;
+        for (size_t i = 0; i < sizes[k]; i++)
+            xs[i] = exp(-14 + 83 * rng_unit());
+        xs[0] = 1e-6;
+        xs[1] = 1e30;
+        check_order_independence(xs, sizes[k], true);
+    }
 }

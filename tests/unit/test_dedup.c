@@ -56,6 +56,44 @@ Test(dedup, memory_is_bounded_by_live_ids)
     eddy__dedup_free(s);
 }
 
+Test(dedup, every_id_is_found_wherever_it_is_kept)
+{
+    /* 100000 ids: the table rebuilds and grows several times, and new ids
+     * wait in the pending table before they move to the main one; each
+     * must be a duplicate afterwards, the last ones (still pending) and
+     * the first ones alike */
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(1000000, &s), EDDY_OK);
+    const uint64_t n = 100000;
+    for (uint64_t i = 0; i < n; i++)
+        cr_assert_not(seen(s, i * 0x9e3779b97f4a7c15ULL, (int64_t)i, (int64_t)i));
+    cr_assert_eq(eddy__dedup_size(s), n);
+    for (uint64_t i = n; i-- > 0;)
+        cr_assert(seen(s, i * 0x9e3779b97f4a7c15ULL, (int64_t)n, (int64_t)n), "id %lu", i);
+    cr_assert_eq(eddy__dedup_size(s), n);
+    eddy__dedup_free(s);
+}
+
+Test(dedup, an_expired_id_is_new_again_in_either_table)
+{
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(1000, &s), EDDY_OK);
+    /* 5000 ids at time 0 (most moved to the main table), then 10 more
+     * (pending) */
+    for (uint64_t i = 1; i <= 5010; i++)
+        cr_assert_not(seen(s, i, 0, 0));
+    cr_assert_eq(eddy__dedup_size(s), 5010);
+    /* at 1001 all have expired: each is new again (re-timed in place, not
+     * counted twice), then a duplicate */
+    cr_assert_not(seen(s, 1, 1001, 1001));
+    cr_assert_not(seen(s, 5010, 1001, 1001));
+    cr_assert_eq(eddy__dedup_size(s), 5010);
+    cr_assert(seen(s, 1, 1001, 1001));
+    cr_assert(seen(s, 5010, 1001, 1001));
+    cr_assert_not(seen(s, 2, 1001, 1001));
+    eddy__dedup_free(s);
+}
+
 Test(dedup, allocation_failure_is_reported_not_fatal)
 {
     struct eddy_dedup_store *s;
