@@ -147,3 +147,36 @@ Test(core, array_reserve_doubles_and_keeps_contents)
     cr_expect_eq(items[1], 7);
     eddy_free(items);
 }
+
+/* eddy_hash64 is in persisted state (dedup segments) and picks repartition
+ * partitions: its values may never change. Pinned for lengths around every
+ * word boundary of its tail handling, seeds 0 and 12345. */
+Test(core, hash_values_are_pinned)
+{
+    static const char text[] = "The quick brown fox jumps over the lazy dog 0123456789";
+    static const struct {
+        size_t len;
+        uint64_t seed0, seed12345;
+    } pinned[] = {
+        {0, 0x82d119fff7ef22c7ULL, 0xc56e9b27e52fdf75ULL},
+        {1, 0x9fe55edf56a1f622ULL, 0x0a1cd3ec52d1a9b4ULL},
+        {3, 0x92b9ac1fdb6ed0d6ULL, 0x5c709894d7fbe1f4ULL},
+        {7, 0x0d0d6d84cd67546eULL, 0xf1a40677903e8ffaULL},
+        {8, 0xfa875ef55369dde5ULL, 0x105935341571940dULL},
+        {9, 0x39da9c7428918612ULL, 0x3697c7c0c83c2ec2ULL},
+        {15, 0xf8ec37730c78c098ULL, 0x4eea1a8ef46f8cb4ULL},
+        {16, 0xe87d15c7b0666450ULL, 0xa0826df245160765ULL},
+        {17, 0x1e0508102e7ece63ULL, 0x4d76694b1665237aULL},
+        {24, 0x795af4d755c37274ULL, 0xfe8969d188c1a120ULL},
+        {31, 0x87eb5c7562d44a4bULL, 0xe152be243d9c9b90ULL},
+        {32, 0xe83eaab45da20c3aULL, 0xa1638d8381fa16f8ULL},
+        {33, 0xf1733c6d74b3dda9ULL, 0xf169ccbac6f690b3ULL},
+        {40, 0xfa2df77682733cbeULL, 0xfe5a33ed026a3b0bULL},
+    };
+    for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) {
+        cr_expect_eq(eddy_hash64(text, pinned[i].len, 0), pinned[i].seed0, "length %zu, seed 0",
+                     pinned[i].len);
+        cr_expect_eq(eddy_hash64(text, pinned[i].len, 12345), pinned[i].seed12345,
+                     "length %zu, seed 12345", pinned[i].len);
+    }
+}
