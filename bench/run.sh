@@ -14,12 +14,16 @@ echo "== aggregates and sketches (bench_agg)"
 [ -x "$build/bench_state" ] && { echo "== RocksDB state (bench_state)"; "$build/bench_state"; }
 echo "== local mode, whole topologies, and the codec (bench/local)"
 "$root/bench/local" "$build" 1000000
+echo "== two years of history vs 17 minutes of the same frames (bench/history.sh)"
+"$root/bench/history.sh" 1000000 "$build"
 echo "== Kafka mode (starts the single-node broker when none runs)"
 "$root/scripts/kafka" start >/dev/null
 echo "-- exactly once vs at least once, one instance over a backlog (bench/eos_throughput.sh)"
 "$root/bench/eos_throughput.sh" "$build" 500000
 echo "-- a hot tenant through the repartition topic (bench/skew.sh)"
 "$root/bench/skew.sh" "$build" 300000
+echo "-- restore after losing the state (bench/restore.sh)"
+"$root/bench/restore.sh" 2000000 "$build"
 echo "== interactive queries on a busy topology (bench/query_latency.sh)"
 "$root/bench/query_latency.sh" "$build" 30 50000
 echo "-- end-to-end latency at a fixed rate, exactly once (bench/latency.sh)"
