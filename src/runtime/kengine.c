@@ -1374,7 +1374,7 @@ static eddy_err_t setup(struct eddy_kengine *e)
     /* defaults that the topology's kafka: and -X properties (set after them)
      * override. The consumer's prefetch is small (512 KB per partition,
      * 4 MB per request and in the queue): with the fetch kicker
-     * (source/kafka.c) it keeps one thread busy on a backlog (~750k
+     * (source/kafka.c) it keeps one thread busy on a backlog (~1.1M
      * events/s at 53 MB RSS, where 16 MB fetches and a 64 MB queue without
      * the kicker gave ~450k at 420 MB). memory_limit L: at most L/64 per
      * partition and L/16 per request, in the queue and in the producer. */
