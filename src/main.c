@@ -68,7 +68,7 @@ static const char usage_main[] =
 static const char usage_run[] =
     "usage: eddy run TOPOLOGY [--input PATH|-] [--output PATH|-] [--dlq PATH]\n"
     "                         [--bootstrap HOST:PORT] [--state-dir DIR] [--http ADDR:PORT]\n"
-    "                         [--instance ID]\n"
+    "                         [--advertise HOST:PORT] [--instance ID]\n"
     "\n"
     "  --input PATH   run locally over PATH (plain, gzip or lz4; '-' = stdin); every open\n"
     "                 window is closed and emitted at end of input\n"
@@ -79,6 +79,11 @@ static const char usage_run[] =
     "  --state-dir DIR  Kafka mode: RocksDB state (default ./eddy-state)\n"
     "  --instance ID  Kafka mode: stable instance id (default: host name); the\n"
     "                 transactional id is <topology name>-<ID>\n"
+    "  --http ADDR:PORT  serve /metrics, /healthz, /readyz, the query API and the status\n"
+    "                 page (docs/http.md)\n"
+    "  --advertise HOST:PORT  Kafka mode with --http: the address other instances use to\n"
+    "                 reach this one's --http (default: the --http address; 0.0.0.0 is\n"
+    "                 advertised as 127.0.0.1): set it behind NAT or in containers\n"
     "  --commit-interval-ms N  Kafka mode: transaction commit interval (default 100)\n"
     "  --replication N  Kafka mode: replication factor of the topics eddy creates\n"
     "                 (default: the smaller of 3 and the number of brokers)\n"
@@ -90,7 +95,7 @@ static const char usage_run[] =
 static const char usage_backfill[] =
     "usage: eddy backfill TOPOLOGY --from TIME [--to TIME] [--version V]\n"
     "                              [--bootstrap HOST:PORT] [--state-dir DIR] [--instance ID]\n"
-    "                              [--http ADDR:PORT] [--replication N]\n"
+    "                              [--http ADDR:PORT] [--advertise HOST:PORT] [--replication N]\n"
     "                              [--commit-interval-ms N] [-X key=value]\n"
     "\n"
     "  Reprocesses the topology's input topic from TIME into version V of the topology,\n"
@@ -213,7 +218,7 @@ static int cmd_validate(int argc, char **argv)
 
 /* The Kafka-mode options of run and backfill. */
 struct kafka_args {
-    const char *bootstrap, *state_dir, *instance, *http, *commit_ms, *replication;
+    const char *bootstrap, *state_dir, *instance, *http, *advertise, *commit_ms, *replication;
     struct eddy_kv props[64]; /* -X; keys are strndup'ed (kafka_args_release) */
     size_t n_props;
     const char *reset_stores[64];
@@ -248,6 +253,7 @@ static int kafka_option(struct kafka_args *k, int argc, char **argv, int *i, con
                         : strcmp(a, "--state-dir") == 0          ? &k->state_dir
                         : strcmp(a, "--instance") == 0           ? &k->instance
                         : strcmp(a, "--http") == 0               ? &k->http
+                        : strcmp(a, "--advertise") == 0          ? &k->advertise
                         : strcmp(a, "--commit-interval-ms") == 0 ? &k->commit_ms
                         : strcmp(a, "--replication") == 0        ? &k->replication
                                                                  : NULL;
@@ -291,9 +297,9 @@ static int run_kafka(struct eddy_plan *plan, const struct kafka_args *k, const c
     install_signals();
     eddy_err_t err = EDDY_OK;
     if (k->http) {
-        struct eddy_serve_opts so = {.listen = k->http, .instance = instance,
-                                     .bootstrap = opts.bootstrap, .props = k->props,
-                                     .n_props = k->n_props};
+        struct eddy_serve_opts so = {.listen = k->http, .advertise = k->advertise,
+                                     .instance = instance, .bootstrap = opts.bootstrap,
+                                     .props = k->props, .n_props = k->n_props};
         err = eddy__serve_start(plan, &so, &opts.serve);
     }
     if (!err)

@@ -29,7 +29,8 @@ port_a=$(eos_free_port)
 port_b=$(eos_free_port)
 while [[ $port_b == "$port_a" ]]; do port_b=$(eos_free_port); done
 eos_start a --http "127.0.0.1:$port_a"
-eos_start b --http "127.0.0.1:$port_b"
+# b listens on every address and tells its peers to use a host name
+eos_start b --http "0.0.0.0:$port_b" --advertise "localhost:$port_b"
 eos_wait_assigned a b
 eos_produce_all 0 0 3
 eos_check_input
@@ -80,6 +81,11 @@ while :; do
 done
 cmp -s "$EOS_DIR/q.a.json" "$EOS_DIR/q.b.json" ||
     eos_fail "a and b answer the same query differently"
+# b's directory record carries the advertised address, which a reached it by
+eos_kcat -C -t "$EOS_NAME-instances" -o beginning -e -q -f '%s\n' \
+    -X isolation.level=read_committed >"$EOS_DIR/instances.jsonl" 2>/dev/null || true
+grep -q "\"localhost:$port_b\"" "$EOS_DIR/instances.jsonl" ||
+    eos_fail "the directory does not advertise b as localhost:$port_b: $(tail -c 400 "$EOS_DIR/instances.jsonl")"
 python3 - "$EOS_DIR/q.a.json" >"$EOS_DIR/actual.totals" <<'EOF'
 import json, sys
 q = json.load(open(sys.argv[1]))
