@@ -116,19 +116,6 @@ static void session_start(struct state *st, struct eddy_rng *rng, struct session
     s->remaining = 3 + extra;
 }
 
-static void put_padded(struct eddy_buf *b, const char *prefix, uint64_t v, int width)
-{
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < width);
-    eddy_buf_puts(b, prefix);
-    while (n > 0)
-        eddy_buf_putc(b, digits[--n]);
-}
-
 static void put_price(struct eddy_buf *b, int64_t cents, bool as_string)
 {
     if (as_string)
@@ -186,7 +173,7 @@ static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen
     enum action action = next_action(st, rng, s, outage, &product, &quantity);
     unsigned corruption = ev->malformed ? (unsigned)eddy__rng_below(rng, 4) : 4;
 
-    put_padded(key, "u-", s->user, 6);
+    eddy__gen_put_padded(key, "u-", s->user, 6);
     eddy_buf_putc(b, '{');
     if (corruption != 2) {
         eddy_buf_puts(b, "\"event\":\"");
@@ -199,11 +186,11 @@ static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen
     else
         eddy__gen_put_time(b, ev->event_time_ms, &st->time_cache);
     eddy_buf_puts(b, "\",\"user_id\":\"");
-    put_padded(b, "u-", s->user, 6);
+    eddy__gen_put_padded(b, "u-", s->user, 6);
     eddy_buf_puts(b, "\",\"session_id\":\"s-");
     eddy__gen_put_hex(b, s->id, 12);
     eddy_buf_puts(b, "\",\"product_id\":\"");
-    put_padded(b, "p-", product, 4);
+    eddy__gen_put_padded(b, "p-", product, 4);
     eddy_buf_puts(b, "\",\"category\":\"");
     eddy_buf_puts(b, product_category(product));
     eddy_buf_puts(b, "\",\"price\":");

@@ -77,6 +77,18 @@ void eddy__gen_put_i64(struct eddy_buf *buf, int64_t v)
     eddy_buf_append(buf, text + pos, sizeof text - pos);
 }
 
+void eddy__gen_put_padded(struct eddy_buf *buf, const char *prefix, uint64_t v, int width)
+{
+    char text[24];
+    size_t pos = sizeof text;
+    do {
+        text[--pos] = (char)('0' + v % 10);
+        v /= 10;
+    } while (pos > 0 && (v || (int)(sizeof text - pos) < width));
+    eddy_buf_puts(buf, prefix);
+    eddy_buf_append(buf, text + pos, sizeof text - pos);
+}
+
 void eddy__gen_put_hex(struct eddy_buf *buf, uint64_t v, int digits)
 {
     static const char hex[] = "0123456789abcdef";

@@ -53,6 +53,8 @@ struct eddy_gen_time_cache {
 void eddy__gen_put_time(struct eddy_buf *buf, int64_t ms, struct eddy_gen_time_cache *cache);
 /* Decimal digits of @v. */
 void eddy__gen_put_i64(struct eddy_buf *buf, int64_t v);
+/* "<prefix><v>", v zero-padded to @width digits (at most 20). */
+void eddy__gen_put_padded(struct eddy_buf *buf, const char *prefix, uint64_t v, int width);
 /* @digits (<= 16) lowercase hex digits of the low bits of @v. */
 void eddy__gen_put_hex(struct eddy_buf *buf, uint64_t v, int digits);
 /* Replaces bytes [from, to) of @buf with @with (@with_len bytes). */

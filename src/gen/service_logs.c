@@ -255,17 +255,9 @@ static void put_int_field(struct state *st, struct eddy_buf *b, enum field f, in
 static void put_numbered_field(struct state *st, struct eddy_buf *b, enum field f,
                                const char *prefix, unsigned v, int width)
 {
-    char digits[16];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < width);
     begin_field(st, b, f);
     eddy_buf_putc(b, '"');
-    eddy_buf_puts(b, prefix);
-    while (n > 0)
-        eddy_buf_putc(b, digits[--n]);
+    eddy__gen_put_padded(b, prefix, v, width);
     eddy_buf_putc(b, '"');
     st->spans[f].end = b->len;
 }

@@ -192,19 +192,6 @@ static enum event next_event(struct eddy_rng *rng, struct session *s, int64_t *p
     return e;
 }
 
-static void put_padded(struct eddy_buf *b, const char *prefix, uint64_t v, int width)
-{
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < width);
-    eddy_buf_puts(b, prefix);
-    while (n > 0)
-        eddy_buf_putc(b, digits[--n]);
-}
-
 static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen_event *ev,
                         struct eddy_buf *key, struct eddy_buf *b)
 {
@@ -220,7 +207,7 @@ static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen
     unsigned corruption = ev->malformed ? (unsigned)eddy__rng_below(rng, 4) : 4;
     unsigned video = s->video;
 
-    put_padded(key, "u-", s->user, 5);
+    eddy__gen_put_padded(key, "u-", s->user, 5);
     eddy_buf_puts(b, "{\"event\":\"");
     eddy_buf_puts(b, event_names[e]);
     eddy_buf_puts(b, corruption == 3 ? "\",\"ts\":\"" : "\",\"ts\":");
@@ -229,7 +216,7 @@ static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen
         eddy_buf_puts(b, "h\"");
     if (corruption != 2) {
         eddy_buf_puts(b, ",\"user\":{\"id\":\"");
-        put_padded(b, "u-", s->user, 5);
+        eddy__gen_put_padded(b, "u-", s->user, 5);
         eddy_buf_puts(b, "\",\"country\":\"");
         eddy_buf_puts(b, user_country(s->user));
         eddy_buf_puts(b, "\"}");
@@ -239,9 +226,9 @@ static void write_event(void *state, struct eddy_rng *rng, const struct eddy_gen
     eddy_buf_puts(b, "\",\"os\":\"");
     eddy_buf_puts(b, user_os(s->user));
     eddy_buf_puts(b, "\"},\"video\":{\"id\":\"");
-    put_padded(b, "v-", video, 4);
+    eddy__gen_put_padded(b, "v-", video, 4);
     eddy_buf_puts(b, "\",\"series\":\"");
-    put_padded(b, "s-", (video - 1) / EPISODES + 1, 3);
+    eddy__gen_put_padded(b, "s-", (video - 1) / EPISODES + 1, 3);
     eddy_buf_puts(b, "\",\"quality\":\"");
     eddy_buf_puts(b, qualities[s->quality]);
     eddy_buf_puts(b, corruption == 1 ? "\",\"duration_s\":\"" : "\",\"duration_s\":");
