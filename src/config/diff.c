@@ -1567,15 +1567,26 @@ static size_t topic_writers(const struct eddy_plan *plan, const char *topic, str
     return n;
 }
 
-static void compare_aggregation_output(struct differ *df, struct reasons *r, const char *prefix,
-                                       const struct eddy_aggregation *a,
-                                       const struct eddy_aggregation *b)
+/* What writer @index of @kind (an aggregation or a pattern) in @plan writes. */
+static void build_writer_output(struct desc *d, const struct eddy_plan *plan,
+                                enum writer_kind kind, size_t index, struct eddy_buf *b)
+{
+    if (kind == W_AGGREGATION)
+        build_aggregation_output(d, plan, &plan->aggregations[index], b);
+    else
+        build_pattern_output(d, plan, &plan->patterns[index], b);
+}
+
+/* The output of an aggregation or a pattern: writer @ia of the old plan
+ * against writer @ib of the new one. */
+static void compare_writer_output(struct differ *df, struct reasons *r, const char *prefix,
+                                  enum writer_kind kind, size_t ia, size_t ib)
 {
     struct desc da = {0}, db = {0};
     struct eddy_buf scratch;
     eddy_buf_init(&scratch);
-    build_aggregation_output(&da, df->old_plan, a, &scratch);
-    build_aggregation_output(&db, df->new_plan, b, &scratch);
+    build_writer_output(&da, df->old_plan, kind, ia, &scratch);
+    build_writer_output(&db, df->new_plan, kind, ib, &scratch);
     if (da.oom || db.oom)
         df->err = EDDY_ENOMEM;
     else
@@ -1627,23 +1638,6 @@ out:
     desc_release(&ob);
 }
 
-static void compare_pattern_output(struct differ *df, struct reasons *r, const char *prefix,
-                                   const struct eddy_pattern *a, const struct eddy_pattern *b)
-{
-    struct desc da = {0}, db = {0};
-    struct eddy_buf scratch;
-    eddy_buf_init(&scratch);
-    build_pattern_output(&da, df->old_plan, a, &scratch);
-    build_pattern_output(&db, df->new_plan, b, &scratch);
-    if (da.oom || db.oom)
-        df->err = EDDY_ENOMEM;
-    else
-        compare(r, prefix, &da, &db);
-    eddy_buf_release(&scratch);
-    desc_release(&da);
-    desc_release(&db);
-}
-
 /* The writer of @topic in @writers[0..n) that is @like (same kind and name). */
 static const struct writer *same_writer(const struct eddy_plan *plan, const struct writer *writers,
                                         size_t n, const struct eddy_plan *like_plan,
@@ -1678,15 +1672,11 @@ static void topic_reasons(struct differ *df, struct reasons *r, const char *topi
         if (!match)
             reason(r, "", "no longer written by %s%s%s", writer_label(wa[i].kind), *name ? " " : "",
                    name);
-        else if (wa[i].kind == W_AGGREGATION)
-            compare_aggregation_output(df, r, prefix, &df->old_plan->aggregations[wa[i].index],
-                                       &df->new_plan->aggregations[match->index]);
+        else if (wa[i].kind == W_AGGREGATION || wa[i].kind == W_PATTERN)
+            compare_writer_output(df, r, prefix, wa[i].kind, wa[i].index, match->index);
         else if (wa[i].kind == W_ALERT)
             compare_alert_output(df, r, prefix, &df->old_plan->alerts[wa[i].index],
                                  &df->new_plan->alerts[match->index]);
-        else if (wa[i].kind == W_PATTERN)
-            compare_pattern_output(df, r, prefix, &df->old_plan->patterns[wa[i].index],
-                                   &df->new_plan->patterns[match->index]);
     }
     for (size_t j = 0; j < nb; j++) {
         const char *name = writer_name(df->new_plan, wb[j]);
