@@ -118,7 +118,8 @@ static struct entry *find(struct entry *slots, size_t cap, uint64_t hash)
 
 static bool expired(const struct eddy_dedup_store *s, int64_t ts, int64_t stream_time)
 {
-    return ts < stream_time - s->within_ms;
+    /* no stream time yet (INT64_MIN): nothing has expired */
+    return stream_time > INT64_MIN + s->within_ms && ts < stream_time - s->within_ms;
 }
 
 /* The pending table: an eighth of the main one, at most 8192 slots (128 KB). */
