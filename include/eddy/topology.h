@@ -54,8 +54,8 @@ enum eddy_ts_format {
 const char *eddy_field_type_name(enum eddy_field_type type);
 
 struct eddy_field {
-    char *name;  /* slot name used in expressions */
-    char *path;  /* dotted JSON path from the root, default = name */
+    char *name; /* slot name used in expressions */
+    char *path; /* dotted JSON path from the root, default = name */
     enum eddy_field_type type;
     bool required; /* default true */
     int line;      /* line in the topology file, for messages */
@@ -105,7 +105,7 @@ struct eddy_derive {
 
 struct eddy_dedup {
     bool enabled;
-    char *field;     /* slot name */
+    char *field; /* slot name */
     size_t slot;
     int64_t within_ms; /* duplicates are detected within this event-time span */
 };
@@ -124,7 +124,7 @@ struct eddy_window {
 };
 
 struct eddy_emit {
-    bool updates;              /* false: emit: final */
+    bool updates;               /* false: emit: final */
     int64_t update_interval_ms; /* stream-time interval of intermediate results */
 };
 
@@ -159,8 +159,8 @@ struct eddy_metric {
  * and avg(x) a SUM one, quantiles of x one sketch; count() one COUNT. This
  * layout (in order of first use) is also the persisted row format. */
 struct eddy_acc_def {
-    enum eddy_metric_kind kind; /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT, TOP_K,
-                                 * TOP_K_BY, ARG_MAX, ARG_MIN */
+    enum eddy_metric_kind kind;   /* COUNT, RATIO, SUM, MIN, MAX, QUANTILE, DISTINCT, TOP_K,
+                                   * TOP_K_BY, ARG_MAX, ARG_MIN */
     const struct eddy_expr *arg;  /* borrowed from the first metric using it */
     const struct eddy_expr *arg2; /* TOP_K_BY's weight, ARG_MAX/ARG_MIN's field */
     /* TOP_K, TOP_K_BY: the K of the metric; metrics with another K get their
@@ -202,7 +202,7 @@ struct eddy_aggregation {
 
 struct eddy_alert {
     char *name;
-    size_t aggregation; /* index into plan->aggregations */
+    size_t aggregation;     /* index into plan->aggregations */
     struct eddy_expr *when; /* compiled against the aggregation output scope */
     /* when: absent(N) (tumbling aggregations only): fires for a group key
      * that had rows once and then none in N consecutive closed windows;
@@ -213,14 +213,14 @@ struct eddy_alert {
      * alert on the error budget; NULL for other alerts, whose `when` is then
      * the constant "false" (never evaluated). */
     struct eddy_burn_rate *burn;
-    char *output_topic;     /* default "<topology name>-alerts" */
+    char *output_topic; /* default "<topology name>-alerts" */
     int line;
 };
 
 /* One window pair of a burn-rate alert: it holds when the burn rate over
  * the last long_ms and over the last short_ms are both >= factor. */
 struct eddy_burn_window {
-    int64_t long_ms, short_ms; /* multiples of the aggregation's window size */
+    int64_t long_ms, short_ms;    /* multiples of the aggregation's window size */
     size_t long_span, short_span; /* indexes into struct eddy_burn_rate.spans_ms */
     double factor;                /* > 0 */
     char *severity;               /* [A-Za-z0-9._-]+ */
@@ -233,10 +233,10 @@ struct eddy_burn_window {
  * severe; an incident reports the first pair that holds when it fires.
  */
 struct eddy_burn_rate {
-    size_t total, bad;         /* metric indexes of the aggregation: count, count_if or sum */
-    struct eddy_expr *budget;  /* output scope: the allowed bad fraction, e.g. 0.001 */
+    size_t total, bad;        /* metric indexes of the aggregation: count, count_if or sum */
+    struct eddy_expr *budget; /* output scope: the allowed bad fraction, e.g. 0.001 */
     struct eddy_burn_window *windows;
-    size_t n_windows;          /* 1 .. EDDY_BURN_MAX_WINDOWS */
+    size_t n_windows; /* 1 .. EDDY_BURN_MAX_WINDOWS */
     /* the distinct window lengths in report order (each pair's short, then
      * long, first occurrence kept) */
     int64_t *spans_ms;
@@ -271,11 +271,11 @@ struct eddy_pattern_step {
 };
 
 struct eddy_pattern {
-    char *name;         /* also its store name */
-    char **key_names;   /* event slot names, like group_by */
+    char *name;       /* also its store name */
+    char **key_names; /* event slot names, like group_by */
     size_t *key_slots;
     size_t n_key;
-    int64_t within_ms;  /* > 0 */
+    int64_t within_ms; /* > 0 */
     struct eddy_pattern_step *steps;
     size_t n_steps;     /* 1 .. EDDY_PATTERN_MAX_STEPS */
     bool timeout_emit;  /* timeout: emit (an expired partial match is emitted unmatched) */

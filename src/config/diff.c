@@ -1568,8 +1568,8 @@ static size_t topic_writers(const struct eddy_plan *plan, const char *topic, str
 }
 
 /* What writer @index of @kind (an aggregation or a pattern) in @plan writes. */
-static void build_writer_output(struct desc *d, const struct eddy_plan *plan,
-                                enum writer_kind kind, size_t index, struct eddy_buf *b)
+static void build_writer_output(struct desc *d, const struct eddy_plan *plan, enum writer_kind kind,
+                                size_t index, struct eddy_buf *b)
 {
     if (kind == W_AGGREGATION)
         build_aggregation_output(d, plan, &plan->aggregations[index], b);

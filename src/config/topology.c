@@ -29,12 +29,12 @@ struct loader {
     int *slot_lines;
 };
 
-static const char *const top_keys[] = {"name",   "processing", "source",       "dedup",
-                                       "grace",  "tables",     "derive",       "aggregations",
-                                       "alerts", "kafka",      "idle_timeout", "late",
-                                       "memory_limit", "serve", "patterns", NULL};
-static const char *const source_keys[] = {"topic",     "format", "max_event_bytes",
-                                          "timestamp", "fields", "key", NULL};
+static const char *const top_keys[] = {"name",         "processing", "source",       "dedup",
+                                       "grace",        "tables",     "derive",       "aggregations",
+                                       "alerts",       "kafka",      "idle_timeout", "late",
+                                       "memory_limit", "serve",      "patterns",     NULL};
+static const char *const source_keys[] = {
+    "topic", "format", "max_event_bytes", "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
 static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
@@ -44,14 +44,14 @@ static const char *const agg_keys[] = {"name",    "group_by", "where",      "win
                                        "metrics", "output",   "emit_empty", NULL};
 static const char *const emit_keys[] = {"updates", NULL};
 static const char *const serve_keys[] = {"retention", "status", NULL};
-static const char *const status_keys[] = {"on",     "requests", "errors",
-                                          "latency", "budget",  "latency_threshold", NULL};
+static const char *const status_keys[] = {"on",     "requests",          "errors", "latency",
+                                          "budget", "latency_threshold", NULL};
 static const char *const output_keys[] = {"topic", NULL};
 static const char *const alert_keys[] = {"name", "on", "when", "burn_rate", "output", NULL};
 static const char *const burn_keys[] = {"total", "bad", "budget", "windows", NULL};
 static const char *const burn_window_keys[] = {"long", "short", "factor", "severity", NULL};
-static const char *const pattern_keys[] = {"name",    "key",     "within",
-                                           "sequence", "timeout", "output", NULL};
+static const char *const pattern_keys[] = {"name",    "key",    "within", "sequence",
+                                           "timeout", "output", NULL};
 static const char *const step_keys[] = {"name", "where", "times", "capture", NULL};
 static const char *const keywords[] = {"and", "or", "not", "true", "false", "null", NULL};
 
@@ -293,10 +293,9 @@ static eddy_err_t parse_fields(struct loader *ld, yaml_node_t *node)
     return EDDY_OK;
 }
 
-
 /* A sequence of distinct slot names among the first @n_slots slots. */
-static eddy_err_t parse_names(struct loader *ld, yaml_node_t *node, const char *key,
-                              size_t n_slots, char ***names_out, size_t **slots_out, size_t *n_out)
+static eddy_err_t parse_names(struct loader *ld, yaml_node_t *node, const char *key, size_t n_slots,
+                              char ***names_out, size_t **slots_out, size_t *n_out)
 {
     struct eddy__cfg *c = &ld->c;
     size_t old = eddy__cfg_push(c, key);
@@ -429,9 +428,8 @@ static eddy_err_t parse_table_columns(struct loader *ld, yaml_node_t *node, cons
         if (check_slot_name(ld, name_node, name, "column"))
             return c->err;
         if (strcmp(name, key) == 0)
-            return eddy__cfg_fail(c, name_node,
-                                  "'%s' is the key column: it is the record key, not declared",
-                                  key);
+            return eddy__cfg_fail(
+                c, name_node, "'%s' is the key column: it is the record key, not declared", key);
         if (parse_field_type(ld, eddy__cfg_node(c, pair->value), &types[i]))
             return c->err;
         columns[i] = name;
@@ -504,9 +502,9 @@ static eddy_err_t load_table(struct loader *ld, const char *name, yaml_node_t *n
         decl.file = path;
     }
     /* the messages of the table loaders name the table file, line and row */
-    eddy_err_t rc = columns ? eddy__table_declared(&decl, text, len, out, c->errbuf, c->errlen)
-                            : eddy__table_parse(name, path, key_s, text, len, out, c->errbuf,
-                                                c->errlen);
+    eddy_err_t rc =
+        columns ? eddy__table_declared(&decl, text, len, out, c->errbuf, c->errlen)
+                : eddy__table_parse(name, path, key_s, text, len, out, c->errbuf, c->errlen);
     if (rc)
         c->err = rc;
     eddy__cfg_pop(c, old);
@@ -857,13 +855,15 @@ static eddy_err_t parse_rollup(struct loader *ld, yaml_node_t *agg_node, yaml_no
                               "a rollup cannot have session windows (use tumbling or hopping "
                               "windows, or aggregate the events into sessions directly)");
     if (agg->window.size_ms % a->window.size_ms || agg->window.advance_ms % a->window.size_ms)
-        return eddy__cfg_fail(c, from, "window size and advance must be multiples of the "
-                              "window of '%s'", name);
+        return eddy__cfg_fail(c, from,
+                              "window size and advance must be multiples of the "
+                              "window of '%s'",
+                              name);
     static const char *const copied[] = {"group_by", "where", "metrics"};
     for (size_t k = 0; k < 3; k++)
         if (eddy__cfg_get(c, agg_node, copied[k]))
-            return eddy__cfg_fail(c, from, "a rollup takes its %s from '%s': remove it",
-                                  copied[k], name);
+            return eddy__cfg_fail(c, from, "a rollup takes its %s from '%s': remove it", copied[k],
+                                  name);
     agg->rollup = true;
     agg->from = src;
     agg->n_group = a->n_group;
@@ -1141,8 +1141,8 @@ static eddy_err_t burn_length(struct loader *ld, yaml_node_t *pair, const char *
     eddy_duration_format(*out, text, sizeof text);
     eddy_duration_format(agg->window.size_ms, size, sizeof size);
     if (*out % agg->window.size_ms != 0)
-        return eddy__cfg_fail(c, node, "%s is not a multiple of the window size of '%s' (%s)",
-                              text, agg->name, size);
+        return eddy__cfg_fail(c, node, "%s is not a multiple of the window size of '%s' (%s)", text,
+                              agg->name, size);
     if (*out / agg->window.size_ms > EDDY_BURN_MAX_RING)
         return eddy__cfg_fail(c, node, "%s spans more than %d windows of '%s' (%s)", text,
                               EDDY_BURN_MAX_RING, agg->name, size);
@@ -1167,8 +1167,7 @@ static eddy_err_t parse_burn_window(struct loader *ld, yaml_node_t *node,
         eddy_duration_format(w->long_ms, l, sizeof l);
         eddy__cfg_push(c, "short");
         return eddy__cfg_fail(c, eddy__cfg_get(c, node, "short"),
-                              "the short window (%s) must be shorter than the long one (%s)", s,
-                              l);
+                              "the short window (%s) must be shorter than the long one (%s)", s, l);
     }
     if (eddy__cfg_require(c, node, "factor", &factor) ||
         eddy__cfg_require(c, node, "severity", &severity))
@@ -1239,9 +1238,8 @@ static eddy_err_t default_burn_windows(struct loader *ld, yaml_node_t *node,
         return eddy__cfg_nomem(&ld->c);
     for (size_t i = 0; i < 2; i++) {
         br->n_windows = i + 1;
-        br->windows[i] = (struct eddy_burn_window){.long_ms = pairs[i].long_ms,
-                                                   .short_ms = pairs[i].short_ms,
-                                                   .factor = pairs[i].factor};
+        br->windows[i] = (struct eddy_burn_window){
+            .long_ms = pairs[i].long_ms, .short_ms = pairs[i].short_ms, .factor = pairs[i].factor};
         if (!(br->windows[i].severity = eddy_strdup(pairs[i].severity)))
             return eddy__cfg_nomem(&ld->c);
     }
@@ -1409,16 +1407,15 @@ static eddy_err_t parse_times(struct loader *ld, yaml_node_t *node, struct eddy_
         m = n;
     }
     if (!ok || n < 1 || n > EDDY_PATTERN_MAX_TIMES || m < n)
-        return eddy__cfg_fail(c, node,
-                              "expected N, N+ or N..M with 1 <= N <= M <= %d, got '%s'",
+        return eddy__cfg_fail(c, node, "expected N, N+ or N..M with 1 <= N <= M <= %d, got '%s'",
                               EDDY_PATTERN_MAX_TIMES, text);
     st->min = (uint32_t)n;
     st->max = (uint32_t)m;
     return EDDY_OK;
 }
 
-static eddy_err_t parse_step_name(struct loader *ld, yaml_node_t *node,
-                                  struct eddy_pattern *pat, size_t index)
+static eddy_err_t parse_step_name(struct loader *ld, yaml_node_t *node, struct eddy_pattern *pat,
+                                  size_t index)
 {
     struct eddy__cfg *c = &ld->c;
     struct eddy_pattern_step *st = &pat->steps[index];
@@ -1441,10 +1438,9 @@ static eddy_err_t parse_step_name(struct loader *ld, yaml_node_t *node,
     }
     for (size_t j = 0; j < index; j++)
         if (strcmp(pat->steps[j].name, st->name) == 0)
-            return eddy__cfg_fail(c, name ? name : node,
-                                  "duplicate step name '%s' (first at line %d)%s", st->name,
-                                  pat->steps[j].line,
-                                  name ? "" : "; unnamed steps are called step<N>");
+            return eddy__cfg_fail(
+                c, name ? name : node, "duplicate step name '%s' (first at line %d)%s", st->name,
+                pat->steps[j].line, name ? "" : "; unnamed steps are called step<N>");
     eddy__cfg_pop(c, at);
     return EDDY_OK;
 }
@@ -1473,8 +1469,8 @@ static eddy_err_t parse_step(struct loader *ld, yaml_node_t *node, struct eddy_p
         eddy__cfg_pop(c, old);
     }
     if ((v = eddy__cfg_get(c, node, "capture")) != NULL) {
-        if (parse_names(ld, v, "capture", ld->plan->n_slots, &st->capture_names,
-                        &st->capture_slots, &st->n_capture))
+        if (parse_names(ld, v, "capture", ld->plan->n_slots, &st->capture_names, &st->capture_slots,
+                        &st->n_capture))
             return c->err;
         if (st->n_capture > EDDY_PATTERN_MAX_CAPTURE) {
             eddy__cfg_push(c, "capture");
@@ -1520,8 +1516,7 @@ static eddy_err_t parse_pattern_name(struct loader *ld, yaml_node_t *name, size_
     if (eddy__cfg_string(c, name, &pat->name))
         return c->err;
     if (!all_chars(pat->name, "_"))
-        return eddy__cfg_fail(c, name,
-                              "invalid pattern name '%s' (allowed: letters, digits, '_')",
+        return eddy__cfg_fail(c, name, "invalid pattern name '%s' (allowed: letters, digits, '_')",
                               pat->name);
     for (size_t j = 0; j < index; j++)
         if (strcmp(plan->patterns[j].name, pat->name) == 0)
@@ -1573,8 +1568,7 @@ static eddy_err_t parse_pattern(struct loader *ld, yaml_node_t *node, size_t ind
     struct eddy_pattern *pat = &ld->plan->patterns[index];
     yaml_node_t *name, *key, *within, *sequence, *v;
     if (eddy__cfg_mapping(c, node, pattern_keys) || eddy__cfg_require(c, node, "name", &name) ||
-        eddy__cfg_require(c, node, "key", &key) ||
-        eddy__cfg_require(c, node, "within", &within) ||
+        eddy__cfg_require(c, node, "key", &key) || eddy__cfg_require(c, node, "within", &within) ||
         eddy__cfg_require(c, node, "sequence", &sequence))
         return c->err;
     pat->line = eddy__cfg_line(node);
@@ -1713,8 +1707,7 @@ static eddy_err_t parse_status(struct loader *ld, yaml_node_t *node)
         for (m = 0; m < agg->n_metrics && strcmp(agg->metrics[m].name, name); m++)
             ;
         if (m == agg->n_metrics)
-            return eddy__cfg_fail(c, item, "aggregation '%s' has no metric '%s'", agg->name,
-                                  name);
+            return eddy__cfg_fail(c, item, "aggregation '%s' has no metric '%s'", agg->name, name);
         st->latency[i] = m;
         eddy__cfg_pop(c, ix);
     }

@@ -58,8 +58,7 @@ static eddy_err_t feed_closed(void *ctx, const char *store, int64_t start)
 }
 
 static eddy_err_t feed_output(void *ctx, enum eddy_out_kind kind, const char *topic,
-                              const char *key, size_t key_len, const char *value,
-                              size_t value_len)
+                              const char *key, size_t key_len, const char *value, size_t value_len)
 {
     struct feed *f = ctx;
     int64_t end;
@@ -107,8 +106,7 @@ eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *inpu
 }
 
 eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const char *input,
-                                         const struct eddy_output *out,
-                                         volatile sig_atomic_t *stop,
+                                         const struct eddy_output *out, volatile sig_atomic_t *stop,
                                          struct eddy_task_stats *stats, struct eddy_serve *serve,
                                          struct eddy_ktables *ktables)
 {
@@ -128,7 +126,7 @@ eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const cha
     if ((err = eddy__task_new(plan, topic, 0, out, &task)))
         goto out;
     if (serve) {
-        eddy__task_on_final(task, feed_put, &feed); /* final rows, as changed rows */
+        eddy__task_on_final(task, feed_put, &feed);  /* final rows, as changed rows */
         if ((err = feed_publish(&feed, task, true))) /* starts recording changes */
             goto out;
     }

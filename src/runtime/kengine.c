@@ -27,9 +27,9 @@
  *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
  * memtables, librdkafka's queues at most L/16 each (4 MB by default; these
- * are defaults under the topology's and -X properties), task state L/2; malloc keeps at most two arenas. Each aggregation store is backed by
- * its column family (ops/window.h "Bounded write cache"): over L/2 the loop
- * commits early, then evicts clean rows after the commit; still over, it
+ * are defaults under the topology's and -X properties), task state L/2; malloc keeps at most two
+ * arenas. Each aggregation store is backed by its column family (ops/window.h "Bounded write
+ * cache"): over L/2 the loop commits early, then evicts clean rows after the commit; still over, it
  * pauses the input partitions until under (at most one commit interval,
  * >= 1 s, per pause: throttling rather than a stall).
  */
@@ -49,6 +49,8 @@
 #include "core/time.h"
 #include "ops/result.h"
 #include "ops/window.h"
+#include "runtime/engine.h"
+#include "runtime/task.h"
 #include "serve/serve.h"
 #include "sink/kafka.h"
 #include "sink/kafka_admin.h"
@@ -57,8 +59,6 @@
 #include "state/be64.h"
 #include "state/pending.h"
 #include "state/store.h"
-#include "runtime/engine.h"
-#include "runtime/task.h"
 
 struct ktask {
     struct eddy_kengine *engine;
@@ -70,7 +70,7 @@ struct ktask {
     int64_t reported_time;      /* stream time last sent to the repartition topics */
     int64_t opened_ns;          /* when the partition was assigned (monotonic) */
     bool active;
-    struct backing *backing;    /* per store name (memory_limit) */
+    struct backing *backing; /* per store name (memory_limit) */
     /* eddy backfill: the next input offset to process (where the partition
      * started, then past each record processed; -1 unknown, after a
      * rewind), the last end-of-partition offset per consumed topic (0: the
@@ -143,7 +143,7 @@ struct eddy_kengine {
     struct eddy_view *view;
     struct eddy_metrics_snapshot snap;
     struct eddy_task_stats closed_totals; /* of tasks closed since start */
-    int64_t *fresh_ends; /* window ends of final rows in the open transaction */
+    int64_t *fresh_ends;                  /* window ends of final rows in the open transaction */
     size_t n_fresh, cap_fresh;
     int64_t published_ns, directory_ns;
     bool directory_dirty;
@@ -163,8 +163,7 @@ struct eddy_kengine {
 /* ---- outputs of a task: into the open transaction ---- */
 
 static eddy_err_t task_output(void *ctx, enum eddy_out_kind kind, const char *topic,
-                              const char *key, size_t key_len, const char *value,
-                              size_t value_len)
+                              const char *key, size_t key_len, const char *value, size_t value_len)
 {
     struct ktask *kt = ctx;
     struct eddy_kengine *e = kt->engine;
@@ -206,8 +205,9 @@ static int64_t store_retention_ms(const struct eddy_plan *plan, const char *stor
         if (strcmp(store, plan->aggregations[a].name) == 0)
             return (plan->aggregations[a].window.kind == EDDY_WIN_SESSION
                         ? plan->aggregations[a].window.gap_ms
-                        : plan->aggregations[a].window.size_ms) + plan->grace_ms +
-                   (plan->aggregations[a].rollup ? 0 : plan->late_correct_ms) + day;
+                        : plan->aggregations[a].window.size_ms) +
+                   plan->grace_ms + (plan->aggregations[a].rollup ? 0 : plan->late_correct_ms) +
+                   day;
     return -1;
 }
 
@@ -221,15 +221,15 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
         return EDDY_ENOMEM;
     for (size_t s = 0; s < e->n_stores; s++) {
         int64_t retention = store_retention_ms(plan, e->store_names[s]);
-        specs[n++] = (struct eddy_topic_spec){e->changelogs[s], e->n_partitions, e->opts->replication,
-                                              retention > 0 ? "compact,delete" : "compact",
-                                              retention};
+        specs[n++] =
+            (struct eddy_topic_spec){e->changelogs[s], e->n_partitions, e->opts->replication,
+                                     retention > 0 ? "compact,delete" : "compact", retention};
     }
-    specs[n++] = (struct eddy_topic_spec){e->dlq_topic, e->n_partitions, e->opts->replication,
-                                          "delete", -1};
+    specs[n++] =
+        (struct eddy_topic_spec){e->dlq_topic, e->n_partitions, e->opts->replication, "delete", -1};
     for (size_t a = 0; a < plan->n_aggregations; a++)
-        specs[n++] = (struct eddy_topic_spec){plan->aggregations[a].output_topic,
-                                              e->n_partitions, e->opts->replication, "delete", -1};
+        specs[n++] = (struct eddy_topic_spec){plan->aggregations[a].output_topic, e->n_partitions,
+                                              e->opts->replication, "delete", -1};
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (e->repart_topics[a])
             specs[n++] = (struct eddy_topic_spec){e->repart_topics[a], e->n_partitions,
@@ -247,13 +247,12 @@ static eddy_err_t create_topics(struct eddy_kengine *e)
         for (size_t k = 0; k < n; k++)
             seen |= strcmp(specs[k].name, plan->patterns[p].output_topic) == 0;
         if (!seen)
-            specs[n++] = (struct eddy_topic_spec){plan->patterns[p].output_topic,
-                                                  e->n_partitions, e->opts->replication,
-                                                  "delete", -1};
+            specs[n++] = (struct eddy_topic_spec){plan->patterns[p].output_topic, e->n_partitions,
+                                                  e->opts->replication, "delete", -1};
     }
     if (e->directory_topic) /* serve.h: one partition, latest record per instance */
-        specs[n++] = (struct eddy_topic_spec){e->directory_topic, 1, e->opts->replication,
-                                              "compact", -1};
+        specs[n++] =
+            (struct eddy_topic_spec){e->directory_topic, 1, e->opts->replication, "compact", -1};
     eddy_err_t err = eddy__kafka_create_topics(&e->conf, specs, n);
     for (size_t k = 0; k < n; k++)
         e->topics[k] = specs[k].name;
@@ -301,8 +300,8 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
             break;
         int64_t low = 0, high = 0; /* for eddy_restore_remaining_records */
         if (e->view && rd_kafka_query_watermark_offsets(eddy__kconsumer_handle(e->consumer),
-                                                        e->changelogs[s], partition, &low,
-                                                        &high, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                                                        e->changelogs[s], partition, &low, &high,
+                                                        2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
             e->snap.restore_remaining += (uint64_t)(high - (from > low ? from : low));
         int64_t started = eddy_mono_ns();
         err = eddy__kreader_read(reader, e->changelogs[s], partition, from, restore_record, &r,
@@ -313,9 +312,10 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
         if (err == EDDY_ERANGE && attempt == 0) {
             /* the checkpoint is past the changelog's end: the topic was
              * recreated or truncated; start over from an empty store */
-            eddy_log(EDDY_LOG_WARN, "restore", "checkpoint %lld of %s[%d] is invalid; "
-                     "restoring from the beginning", (long long)from, e->changelogs[s],
-                     partition);
+            eddy_log(EDDY_LOG_WARN, "restore",
+                     "checkpoint %lld of %s[%d] is invalid; "
+                     "restoring from the beginning",
+                     (long long)from, e->changelogs[s], partition);
             if ((err = eddy__state_drop(e->state, e->store_names[s], partition)) ||
                 (err = eddy__state_store(e->state, e->store_names[s], partition, store)))
                 break;
@@ -323,10 +323,11 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
             continue;
         }
         if (!err && r.records)
-            eddy_log(EDDY_LOG_INFO, "restore", "%s[%d]: %llu records from offset %lld in "
-                     "%.3f s", e->changelogs[s], partition, (unsigned long long)r.records,
-                     (long long)(from < 0 ? 0 : from),
-                     (double)(eddy_mono_ns() - started) / 1e9);
+            eddy_log(EDDY_LOG_INFO, "restore",
+                     "%s[%d]: %llu records from offset %lld in "
+                     "%.3f s",
+                     e->changelogs[s], partition, (unsigned long long)r.records,
+                     (long long)(from < 0 ? 0 : from), (double)(eddy_mono_ns() - started) / 1e9);
         break;
     }
     return err;
@@ -361,7 +362,6 @@ static int load_record(void *ctx, const void *k, size_t kl, const void *v, size_
     return l->err != EDDY_OK;
 }
 
-
 static eddy_err_t ignore_put(void *ctx, const char *store, const void *key, size_t key_len,
                              const void *value, size_t value_len)
 {
@@ -385,10 +385,9 @@ static eddy_err_t backing_get(void *ctx, const void *key, size_t klen, struct ed
     return eddy__store_get(b->kt->stores[b->store], key, klen, value, found);
 }
 
-static eddy_err_t backing_scan(void *ctx, int64_t window_start,
-                               int (*fn)(void *c, const void *k, size_t kl, const void *v,
-                                         size_t vl),
-                               void *c)
+static eddy_err_t
+backing_scan(void *ctx, int64_t window_start,
+             int (*fn)(void *c, const void *k, size_t kl, const void *v, size_t vl), void *c)
 {
     struct backing *b = ctx;
     unsigned char begin[8], end[8];
@@ -437,8 +436,7 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
     eddy__task_free(kt->task);
     kt->task = NULL;
     struct eddy_output out = {task_output, kt};
-    eddy_err_t err = eddy__task_new(e->plan, e->plan->source.topic, kt->partition, &out,
-                                    &kt->task);
+    eddy_err_t err = eddy__task_new(e->plan, e->plan->source.topic, kt->partition, &out, &kt->task);
     if (!err)
         err = eddy__task_enable_repartition(kt->task, (size_t)e->n_partitions);
     if (!err && e->view)
@@ -446,11 +444,12 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
     if (!err)
         err = task_backing(e, kt);
     for (size_t s = 0; !err && s < e->n_stores; s++) {
-        struct load_ctx l = {kt->task, e->store_names[s], EDDY_OK, 0, e->state_budget,
-                             e->view, kt->partition};
+        struct load_ctx l = {kt->task,        e->store_names[s], EDDY_OK,      0,
+                             e->state_budget, e->view,           kt->partition};
         err = eddy__store_scan(kt->stores[s], NULL, 0, NULL, 0, load_record, &l);
         if (!err && l.err) {
-            eddy_log(EDDY_LOG_ERROR, "restore", "cannot load store '%s' of partition %d: %s "
+            eddy_log(EDDY_LOG_ERROR, "restore",
+                     "cannot load store '%s' of partition %d: %s "
                      "(state written by another topology? reset it with --reset-store)",
                      e->store_names[s], kt->partition, eddy_err_message(l.err));
             err = l.err;
@@ -475,8 +474,10 @@ static eddy_err_t restore_store_retrying(struct eddy_kengine *e, struct eddy_kre
         eddy_err_t err = restore_store(e, reader, s, partition, store);
         if (err != EDDY_EKAFKA || attempt == 12)
             return err;
-        eddy_log(EDDY_LOG_WARN, "restore", "restoring %s[%d] failed (attempt %d); retrying in "
-                 "%lld ms", e->changelogs[s], partition, attempt, (long long)backoff_ms);
+        eddy_log(EDDY_LOG_WARN, "restore",
+                 "restoring %s[%d] failed (attempt %d); retrying in "
+                 "%lld ms",
+                 e->changelogs[s], partition, attempt, (long long)backoff_ms);
         struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         if (backoff_ms < 10000)
@@ -573,9 +574,11 @@ static eddy_err_t check_fingerprints(struct eddy_kengine *e, struct ktask *kt)
         if (!compatible && !reset_requested(e, store)) {
             char why[2048];
             eddy_plan_fingerprint_explain(saved[s], current, why, sizeof why);
-            eddy_log(EDDY_LOG_ERROR, "upgrade", "store '%s' (partition %d) was written by an "
+            eddy_log(EDDY_LOG_ERROR, "upgrade",
+                     "store '%s' (partition %d) was written by an "
                      "incompatible topology (%s); see `eddy diff OLD NEW`, and start with "
-                     "--reset-store %s to rebuild it", store, kt->partition, why, store);
+                     "--reset-store %s to rebuild it",
+                     store, kt->partition, why, store);
             err = EDDY_ECONFIG;
         } else if (!compatible) {
             eddy_log(EDDY_LOG_WARN, "upgrade", "resetting store '%s' of partition %d", store,
@@ -634,8 +637,7 @@ static eddy_err_t task_open(struct eddy_kengine *e, int32_t partition)
     }
     kt->active = true;
     eddy_log(EDDY_LOG_INFO, "task", "partition %d ready in %.3f s (stream time %lld)", partition,
-             (double)(eddy_mono_ns() - started) / 1e9,
-             (long long)eddy__task_stream_time(kt->task));
+             (double)(eddy_mono_ns() - started) / 1e9, (long long)eddy__task_stream_time(kt->task));
     return EDDY_OK;
 }
 
@@ -691,13 +693,13 @@ static eddy_err_t change_put(void *ctx, const char *store, const void *key, size
     struct commit_ctx *c = ctx;
     struct eddy_kengine *e = c->engine;
     size_t s = store_index(e, store);
-    eddy_err_t perr = eddy__pending_put(e->unflushed, s, c->kt->partition, key, key_len, value,
-                                        value_len);
+    eddy_err_t perr =
+        eddy__pending_put(e->unflushed, s, c->kt->partition, key, key_len, value, value_len);
     if (perr)
         return perr;
     if (e->view) {
-        eddy_err_t err = eddy__view_stage_row(e->view, c->kt->partition, store, key, key_len,
-                                              value, value_len);
+        eddy_err_t err =
+            eddy__view_stage_row(e->view, c->kt->partition, store, key, key_len, value, value_len);
         if (err)
             return err;
     }
@@ -748,8 +750,8 @@ static rd_kafka_topic_partition_list_t *active_partitions(struct eddy_kengine *e
  * first commit does not wait for topic discovery. */
 static eddy_err_t new_producer(struct eddy_kengine *e)
 {
-    eddy_err_t err = eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL,
-                                         &e->producer);
+    eddy_err_t err =
+        eddy__kproducer_new(&e->conf, e->exactly_once ? e->txn_id : NULL, &e->producer);
     if (!err)
         err = eddy__kproducer_warm(e->producer, e->topics, e->n_topics);
     return err;
@@ -765,8 +767,7 @@ static eddy_err_t begin(struct eddy_kengine *e)
 static int64_t changelog_next(void *ctx, size_t s, int32_t p)
 {
     struct eddy_kengine *e = ctx;
-    return e->tasks[p].active ? eddy__kproducer_next_offset(e->producer, e->changelogs[s], p)
-                              : -1;
+    return e->tasks[p].active ? eddy__kproducer_next_offset(e->producer, e->changelogs[s], p) : -1;
 }
 
 static struct eddy_store *store_of(void *ctx, size_t s, int32_t p)
@@ -806,8 +807,10 @@ static eddy_err_t recover(struct eddy_kengine *e, eddy_err_t cause)
     } else if (cause == EDDY_EKAFKA && e->exactly_once) {
         eddy__kproducer_abort(e->producer);
     }
-    eddy_log(EDDY_LOG_WARN, "commit", "transaction aborted (%s): rewinding to the committed "
-             "offsets and reloading state", eddy_err_message(cause));
+    eddy_log(EDDY_LOG_WARN, "commit",
+             "transaction aborted (%s): rewinding to the committed "
+             "offsets and reloading state",
+             eddy_err_message(cause));
     eddy__pending_abort(e->unflushed);
     eddy_err_t ferr = flush_state(e, -1); /* the reload reads RocksDB */
     if (ferr)
@@ -944,8 +947,10 @@ static void publish_metrics(struct eddy_kengine *e, bool now)
         s->state_bytes += eddy__task_memory(kt->task);
         eddy__task_window_rows(kt->task, s->window_rows, EDDY_METRICS_MAX_AGGS);
         int64_t low, high;
-        if (rk && rd_kafka_get_watermark_offsets(rk, e->plan->source.topic, p, &low, &high) ==
-                      RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
+        if (rk &&
+            rd_kafka_get_watermark_offsets(rk, e->plan->source.topic, p, &low, &high) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            high >= 0) {
             int64_t pos = kt->next_offset >= 0 ? kt->next_offset : low;
             s->lag[p] = high > pos ? high - pos : 0;
         }
@@ -953,7 +958,6 @@ static void publish_metrics(struct eddy_kengine *e, bool now)
     s->heartbeat_ns = t;
     eddy__metrics_publish(eddy__serve_metrics(e->serve), s, false);
 }
-
 
 /* Backfill: where the repartition records this process committed end (the
  * read_committed end read right after a commit can lag behind them: the
@@ -1023,9 +1027,9 @@ static eddy_err_t commit(struct eddy_kengine *e)
         eddy__hist_observe(&e->snap.commit, (double)took / 1e9);
         int64_t now = eddy_now_ms();
         for (size_t i = 0; i < e->n_fresh; i++)
-            eddy__hist_observe(&e->snap.freshness,
-                               now > e->fresh_ends[i] ? (double)(now - e->fresh_ends[i]) / 1e3
-                                                      : 0.0);
+            eddy__hist_observe(&e->snap.freshness, now > e->fresh_ends[i]
+                                                       ? (double)(now - e->fresh_ends[i]) / 1e3
+                                                       : 0.0);
         e->n_fresh = 0;
     }
     return begin(e);
@@ -1271,8 +1275,10 @@ static eddy_err_t start_draining(struct eddy_kengine *e)
                 return eddy__kafka_err(rk, rerr, "cannot read the end of a repartition topic");
             int64_t written = e->bf_written[a * (size_t)e->n_partitions + (size_t)p];
             e->tasks[p].drain_to[a] = high > written ? high : written;
-            eddy_log(EDDY_LOG_DEBUG, "backfill", "draining %s[%d] from %lld (end seen %lld) to "
-                     "%lld", e->repart_topics[a], p, (long long)e->tasks[p].repart_next[a],
+            eddy_log(EDDY_LOG_DEBUG, "backfill",
+                     "draining %s[%d] from %lld (end seen %lld) to "
+                     "%lld",
+                     e->repart_topics[a], p, (long long)e->tasks[p].repart_next[a],
                      (long long)e->tasks[p].eof[1 + a], (long long)e->tasks[p].drain_to[a]);
         }
     e->bf_phase = BF_DRAINING;
@@ -1303,8 +1309,10 @@ static eddy_err_t backfill_finish(struct eddy_kengine *e)
         eddy__backfill_report_end(&e->bf_progress);
         char to[40];
         eddy_time_format(e->backfill->to_ms, to);
-        eddy_log(EDDY_LOG_INFO, "backfill", "complete: every input partition processed up to "
-                 "%s, every open window emitted and committed", to);
+        eddy_log(EDDY_LOG_INFO, "backfill",
+                 "complete: every input partition processed up to "
+                 "%s, every open window emitted and committed",
+                 to);
     }
     return err;
 }
@@ -1335,11 +1343,12 @@ static eddy_err_t backfill_step(struct eddy_kengine *e, bool *finished)
     if (e->bf_phase == BF_RUNNING) {
         if (assigned < e->n_partitions) {
             eddy__backfill_report_clear(&e->bf_progress);
-            eddy_log(EDDY_LOG_ERROR, "backfill", "cannot finish: this process owns %d of the %d "
+            eddy_log(EDDY_LOG_ERROR, "backfill",
+                     "cannot finish: this process owns %d of the %d "
                      "input partitions, another process is in group '%s'; a backfill with --to "
                      "must run as one process (docs/backfill.md): stop the others and start "
-                     "one again (it resumes from the committed offsets)", assigned,
-                     e->n_partitions, e->plan->name);
+                     "one again (it resumes from the committed offsets)",
+                     assigned, e->n_partitions, e->plan->name);
             return EDDY_ECONFIG;
         }
         if ((err = commit_now(e, &committed)) || !committed)
@@ -1384,16 +1393,16 @@ static eddy_err_t setup(struct eddy_kengine *e)
     snprintf(e->fetch_bytes, sizeof e->fetch_bytes, "%zu", fetch);
     snprintf(e->fetch_max_bytes, sizeof e->fetch_max_bytes, "%zu", fetch_max);
     snprintf(e->queue_kbytes, sizeof e->queue_kbytes, "%zu", fetch_max / 1024);
-    e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.max.partition.fetch.bytes",
-                                              e->fetch_bytes};
-    e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.fetch.max.bytes",
-                                              e->fetch_max_bytes};
-    e->props[n_defaults++] = (struct eddy_kv){(char *)"consumer.queued.max.messages.kbytes",
-                                              e->queue_kbytes};
+    e->props[n_defaults++] =
+        (struct eddy_kv){(char *)"consumer.max.partition.fetch.bytes", e->fetch_bytes};
+    e->props[n_defaults++] =
+        (struct eddy_kv){(char *)"consumer.fetch.max.bytes", e->fetch_max_bytes};
+    e->props[n_defaults++] =
+        (struct eddy_kv){(char *)"consumer.queued.max.messages.kbytes", e->queue_kbytes};
     if (plan->memory_limit) {
         snprintf(e->produce_kbytes, sizeof e->produce_kbytes, "%zu", limit / 16 / 1024);
-        e->props[n_defaults++] = (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes",
-                                                  e->produce_kbytes};
+        e->props[n_defaults++] =
+            (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes", e->produce_kbytes};
         e->state_budget = plan->memory_limit / 2;
         /* glibc gives threads arenas of their own (up to 8 per core), each
          * holding freed memory: two keep RSS closer to what is in use */
@@ -1415,18 +1424,21 @@ static eddy_err_t setup(struct eddy_kengine *e)
         if (!retry || *e->stop)
             break;
         if (err == EDDY_ENOTFOUND)
-            eddy_log(EDDY_LOG_WARN, "engine", "input topic '%s' does not exist (yet); retrying "
-                     "in %.1f s", plan->source.topic, (double)backoff_ms / 1000);
+            eddy_log(EDDY_LOG_WARN, "engine",
+                     "input topic '%s' does not exist (yet); retrying "
+                     "in %.1f s",
+                     plan->source.topic, (double)backoff_ms / 1000);
         else
-            eddy_log(EDDY_LOG_WARN, "engine", "cannot reach the Kafka cluster at %s; retrying "
-                     "in %.1f s", o->bootstrap, (double)backoff_ms / 1000);
+            eddy_log(EDDY_LOG_WARN, "engine",
+                     "cannot reach the Kafka cluster at %s; retrying "
+                     "in %.1f s",
+                     o->bootstrap, (double)backoff_ms / 1000);
         struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         waited_ms += backoff_ms;
     }
     if (err == EDDY_ENOTFOUND)
-        eddy_log(EDDY_LOG_ERROR, "engine", "input topic '%s' does not exist",
-                 plan->source.topic);
+        eddy_log(EDDY_LOG_ERROR, "engine", "input topic '%s' does not exist", plan->source.topic);
     if (err)
         return err;
     e->store_names = eddy_plan_store_names(plan, &e->n_stores);
@@ -1435,16 +1447,16 @@ static eddy_err_t setup(struct eddy_kengine *e)
     e->dlq_topic = o->dlq_topic ? eddy_strdup(o->dlq_topic) : topic_name(plan->name, "dlq", "");
     e->txn_id = topic_name(plan->name, o->instance, "");
     e->repart_topics = eddy_calloc(plan->n_aggregations + 1, sizeof *e->repart_topics);
-    e->topics = eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts +
-                                plan->n_patterns + 2,
-                            sizeof *e->topics);
+    e->topics =
+        eddy_calloc(e->n_stores + 2 * plan->n_aggregations + plan->n_alerts + plan->n_patterns + 2,
+                    sizeof *e->topics);
     if (!e->store_names || !e->changelogs || !e->tasks || !e->dlq_topic || !e->txn_id ||
         !e->repart_topics || !e->topics)
         return EDDY_ENOMEM;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (plan->aggregations[a].repartition &&
-            !(e->repart_topics[a] = topic_name(plan->name, plan->aggregations[a].name,
-                                               "repartition")))
+            !(e->repart_topics[a] =
+                  topic_name(plan->name, plan->aggregations[a].name, "repartition")))
             return EDDY_ENOMEM;
     for (size_t s = 0; s < e->n_stores; s++) {
         if (!(e->changelogs[s] = topic_name(plan->name, e->store_names[s], "changelog")))
@@ -1466,9 +1478,11 @@ static eddy_err_t setup(struct eddy_kengine *e)
     if (plan->memory_limit) { /* RocksDB: block cache 1/4, memtables 1/8 */
         sopts.block_cache_bytes = plan->memory_limit / 4;
         sopts.write_buffer_bytes = plan->memory_limit / 8;
-        eddy_log(EDDY_LOG_INFO, "memory", "memory_limit %zu bytes: task state %zu, RocksDB block "
+        eddy_log(EDDY_LOG_INFO, "memory",
+                 "memory_limit %zu bytes: task state %zu, RocksDB block "
                  "cache %zu and memtables %zu, librdkafka queues %s KB (consumer) and %s KB "
-                 "(producer)", plan->memory_limit, e->state_budget, sopts.block_cache_bytes,
+                 "(producer)",
+                 plan->memory_limit, e->state_budget, sopts.block_cache_bytes,
                  sopts.write_buffer_bytes, e->queue_kbytes, e->produce_kbytes);
     }
     if ((err = eddy__state_open(o->state_dir, &sopts, &e->state)))
@@ -1567,8 +1581,8 @@ static eddy_err_t route(struct eddy_kengine *e, struct ktask *kt, const rd_kafka
                 (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= e->backfill->to_ms))
                 return mark_done(e, kt);
         }
-        eddy_err_t err = eddy__task_process(kt->task, m->payload ? m->payload : "", m->len,
-                                            m->offset, false);
+        eddy_err_t err =
+            eddy__task_process(kt->task, m->payload ? m->payload : "", m->len, m->offset, false);
         if (!err)
             kt->next_offset = kt->position = m->offset + 1;
         return err;
@@ -1606,9 +1620,10 @@ static void log_progress(struct eddy_kengine *e, int64_t *last_log, uint64_t *la
             add_stats(&sum, eddy__task_stats(e->tasks[p].task));
     char counts[512];
     eddy__stats_format(&sum, counts, sizeof counts);
-    eddy_log(EDDY_LOG_INFO, "engine", "%.0f records/s, %llu commits (avg %.1f ms, max %.1f ms), "
-             "%llu aborts; tasks since opened: %s", (double)(e->records - *last_records) / secs,
-             (unsigned long long)e->commits,
+    eddy_log(EDDY_LOG_INFO, "engine",
+             "%.0f records/s, %llu commits (avg %.1f ms, max %.1f ms), "
+             "%llu aborts; tasks since opened: %s",
+             (double)(e->records - *last_records) / secs, (unsigned long long)e->commits,
              e->commits ? (double)e->commit_ns_total / (double)e->commits / 1e6 : 0.0,
              (double)e->commit_ns_max / 1e6, (unsigned long long)e->aborts, counts);
     *last_log = now;
@@ -1666,11 +1681,12 @@ static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t
                     freed += eddy__task_evict(e->tasks[p].task);
             e->evictions++;
             size_t after = tasks_memory(e);
-            eddy_log(memory_log_level(e), "memory", "task state %zu bytes over the budget of %zu: "
+            eddy_log(memory_log_level(e), "memory",
+                     "task state %zu bytes over the budget of %zu: "
                      "evicted %zu bytes of committed rows, %zu left (%llu evictions, %llu early "
-                     "commits, %llu pauses so far)", mem, e->state_budget, freed, after,
-                     (unsigned long long)e->evictions, (unsigned long long)e->early_commits,
-                     (unsigned long long)e->pauses);
+                     "commits, %llu pauses so far)",
+                     mem, e->state_budget, freed, after, (unsigned long long)e->evictions,
+                     (unsigned long long)e->early_commits, (unsigned long long)e->pauses);
             mem = after;
         }
         if (mem > e->state_budget && !e->paused) {
@@ -1680,9 +1696,10 @@ static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t
             e->paused = true;
             e->paused_ns = eddy_mono_ns();
             e->pauses++;
-            eddy_log(EDDY_LOG_WARN, "memory", "task state %zu bytes still over the budget of "
-                     "%zu after a commit and eviction: pausing input (RocksDB %zu bytes)", mem,
-                     e->state_budget, eddy__state_memory(e->state));
+            eddy_log(EDDY_LOG_WARN, "memory",
+                     "task state %zu bytes still over the budget of "
+                     "%zu after a commit and eviction: pausing input (RocksDB %zu bytes)",
+                     mem, e->state_budget, eddy__state_memory(e->state));
             return EDDY_OK;
         }
     }
@@ -1706,8 +1723,7 @@ static eddy_err_t enforce_budget(struct eddy_kengine *e, bool committed, int64_t
 eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_kengine_opts *opts,
                              volatile sig_atomic_t *stop)
 {
-    struct eddy_kengine e = {.plan = plan, .opts = opts, .stop = stop,
-                             .backfill = opts->backfill};
+    struct eddy_kengine e = {.plan = plan, .opts = opts, .stop = stop, .backfill = opts->backfill};
     int64_t interval_ns = (opts->commit_interval_ms > 0 ? opts->commit_interval_ms : 100) * 1000000;
     enum { BATCH = 2048 };
     rd_kafka_message_t *msgs[BATCH];
@@ -1715,9 +1731,8 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
     int64_t last_commit = eddy_mono_ns(), last_log = last_commit;
     uint64_t last_records = 0, uncommitted = 0;
     if (!err)
-        eddy_log(EDDY_LOG_INFO, "engine", "%s: instance %s, %d input partitions, %s",
-                 plan->name, opts->instance, e.n_partitions,
-                 e.exactly_once ? "exactly once" : "at least once");
+        eddy_log(EDDY_LOG_INFO, "engine", "%s: instance %s, %d input partitions, %s", plan->name,
+                 opts->instance, e.n_partitions, e.exactly_once ? "exactly once" : "at least once");
     while (!err && !*stop) {
         size_t n = 0;
         err = eddy__kconsumer_poll(e.consumer, msgs, BATCH, 100, &n);
@@ -1728,7 +1743,8 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
         for (size_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = msgs[i];
             struct ktask *kt = (m->partition >= 0 && m->partition < e.n_partitions)
-                                   ? &e.tasks[m->partition] : NULL;
+                                   ? &e.tasks[m->partition]
+                                   : NULL;
             if (!err && kt && kt->active) {
                 err = route(&e, kt, m);
                 uncommitted += !err;
@@ -1748,12 +1764,15 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
             tasks_memory(&e) > e.state_budget) {
             e.commit_early = true;
             e.early_commits++;
-            eddy_log(EDDY_LOG_DEBUG, "memory", "task state %zu bytes over the budget of %zu: "
-                     "committing early", tasks_memory(&e), e.state_budget);
+            eddy_log(EDDY_LOG_DEBUG, "memory",
+                     "task state %zu bytes over the budget of %zu: "
+                     "committing early",
+                     tasks_memory(&e), e.state_budget);
         }
         bool committed = false;
-        if (!err && (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms ||
-                     e.commit_early) &&
+        if (!err &&
+            (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms ||
+             e.commit_early) &&
             (eddy_mono_ns() - last_commit >= interval_ns || e.commit_early)) {
             err = commit(&e);
             last_commit = eddy_mono_ns();

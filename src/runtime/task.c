@@ -59,7 +59,7 @@ struct eddy_task {
      * stream time then (INT64_MIN: no tick yet) */
     uint64_t records_timed, idle_seen;
     int64_t idle_wall, idle_stream_time;
-    struct eddy_buf value, key; /* output formatting */
+    struct eddy_buf value, key;  /* output formatting */
     eddy_task_final_fn final_fn; /* eddy__task_on_final */
     void *final_ctx;
     struct eddy_task_stats stats;
@@ -149,8 +149,8 @@ void eddy__task_free(struct eddy_task *task)
     eddy_free(task);
 }
 
-static eddy_err_t dead_letter(struct eddy_task *t, enum eddy_dl_reason reason,
-                              const char *detail, const char *raw, size_t len, int64_t offset)
+static eddy_err_t dead_letter(struct eddy_task *t, enum eddy_dl_reason reason, const char *detail,
+                              const char *raw, size_t len, int64_t offset)
 {
     t->stats.dead_letters[reason]++;
     eddy_buf_reset(&t->value);
@@ -162,8 +162,7 @@ static eddy_err_t dead_letter(struct eddy_task *t, enum eddy_dl_reason reason,
 }
 
 static eddy_err_t emit_alert(void *ctx, const struct eddy_alert *alert, bool firing,
-                             const struct eddy_aggregation *agg,
-                             const struct eddy_window_row *row,
+                             const struct eddy_aggregation *agg, const struct eddy_window_row *row,
                              const struct eddy_alert_burn *burn)
 {
     struct eddy_task *t = ctx;
@@ -233,8 +232,8 @@ static eddy_err_t emit_match(void *ctx, const struct eddy_pattern *pattern,
     if (err)
         return err;
     t->stats.matches_out++;
-    return t->out.write(t->out.ctx, EDDY_OUT_MATCH, pattern->output_topic, t->key.data,
-                        t->key.len, t->value.data, t->value.len);
+    return t->out.write(t->out.ctx, EDDY_OUT_MATCH, pattern->output_topic, t->key.data, t->key.len,
+                        t->value.data, t->value.len);
 }
 
 static void count_dropped(struct eddy_task *t)
@@ -297,9 +296,9 @@ static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_windo
         bool late;
         eddy_err_t err = EDDY_OK;
         if (!row->empty) /* an empty row has nothing to merge, but time passes */
-            err = eddy__window_rollup(t->stores[b], row->state_key, row->state_key_len,
-                                      row->state_value, row->state_value_len, t->agg_time[b],
-                                      &late);
+            err =
+                eddy__window_rollup(t->stores[b], row->state_key, row->state_key_len,
+                                    row->state_value, row->state_value_len, t->agg_time[b], &late);
         if (err)
             return err;
         /* rollup windows close once their last source window is merged */
@@ -328,8 +327,7 @@ static bool dedup_hash(const struct eddy_task *t, uint64_t *hash)
 static void note_late(char *late_names, size_t cap, size_t *used, const char *name)
 {
     if (*used + strlen(name) + 3 < cap)
-        *used += (size_t)snprintf(late_names + *used, cap - *used, "%s%s", *used ? ", " : "",
-                                  name);
+        *used += (size_t)snprintf(late_names + *used, cap - *used, "%s%s", *used ? ", " : "", name);
 }
 
 /* Offers the decoded record to every pattern; notes those it was late for. */
@@ -338,8 +336,8 @@ static eddy_err_t match_patterns(struct eddy_task *t, int64_t ts, char *late_nam
     size_t used = strlen(late_names);
     for (size_t p = 0; p < t->plan->n_patterns; p++) {
         bool late;
-        eddy_err_t err = eddy__pattern_add(t->patterns[p], t->slots, ts, t->stream_time, &late,
-                                           emit_match, t);
+        eddy_err_t err =
+            eddy__pattern_add(t->patterns[p], t->slots, ts, t->stream_time, &late, emit_match, t);
         if (err)
             return err;
         if (late)
@@ -430,8 +428,10 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     if (late_names[0]) {
         char start[32];
         eddy_time_format(ts, start);
-        snprintf(detail, sizeof detail, "event time %s is behind stream time by more than "
-                 "grace for: %s", start, late_names);
+        snprintf(detail, sizeof detail,
+                 "event time %s is behind stream time by more than "
+                 "grace for: %s",
+                 start, late_names);
         if ((err = dead_letter(t, EDDY_DL_LATE, detail, raw, len, offset)))
             return err;
     }
@@ -545,7 +545,6 @@ static eddy_err_t alert_put(void *ctx, const void *key, size_t key_len, const vo
     return c->changes->put(c->changes->ctx, c->store, key, key_len, value, value_len);
 }
 
-
 eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_changes *changes)
 {
     eddy_err_t err = EDDY_OK;
@@ -574,8 +573,8 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
                 continue;
             char key[192];
             unsigned char be[8];
-            int n = snprintf(key, sizeof key, "source_time:%s:%zu",
-                             t->plan->aggregations[a].name, src);
+            int n =
+                snprintf(key, sizeof key, "source_time:%s:%zu", t->plan->aggregations[a].name, src);
             eddy__be64_put(be, t->source_time[a][src]);
             if ((err = changes->put(changes->ctx, EDDY_TASK_META_STORE, key, (size_t)n, be, 8)))
                 return err;
@@ -607,8 +606,8 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
     return EDDY_OK;
 }
 
-eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *key,
-                           size_t key_len, const void *value, size_t value_len)
+eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *key, size_t key_len,
+                           const void *value, size_t value_len)
 {
     if (strcmp(store, EDDY_TASK_META_STORE) == 0) {
         if (value_len != 8)
@@ -650,8 +649,7 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         return eddy__alert_load(t->alerts, key, key_len, value, value_len);
     for (size_t a = 0; a < t->plan->n_aggregations; a++)
         if (strcmp(store, t->plan->aggregations[a].name) == 0)
-            return eddy__window_load(t->stores[a], key, key_len, value, value_len,
-                                     emit_time(t, a));
+            return eddy__window_load(t->stores[a], key, key_len, value, value_len, emit_time(t, a));
     for (size_t p = 0; p < t->plan->n_patterns; p++)
         if (strcmp(store, t->plan->patterns[p].name) == 0)
             return eddy__pattern_load(t->patterns[p], key, key_len, value, value_len);
@@ -679,8 +677,8 @@ eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)
             return EDDY_ENOMEM;
         for (size_t src = 0; src < n_sources; src++)
             t->source_time[a][src] = t->source_time_persisted[a][src] = EDDY_TASK_TIME_UNKNOWN;
-        eddy_err_t err = eddy__window_store_new(&plan->aggregations[a], plan->grace_ms,
-                                                &t->combine[a]);
+        eddy_err_t err =
+            eddy__window_store_new(&plan->aggregations[a], plan->grace_ms, &t->combine[a]);
         if (err)
             return err;
         /* partials of closed windows within the horizon are shipped: the
@@ -750,19 +748,23 @@ eddy_err_t eddy__task_merge(struct eddy_task *t, size_t a, const void *key, size
     if (!t->combine || a >= t->plan->n_aggregations || !t->combine[a])
         return EDDY_EINVAL;
     bool late;
-    eddy_err_t err = eddy__window_merge(t->stores[a], key, key_len, value, value_len,
-                                        t->agg_time[a], &late);
+    eddy_err_t err =
+        eddy__window_merge(t->stores[a], key, key_len, value, value_len, t->agg_time[a], &late);
     if (err == EDDY_EPARSE) {
         t->stats.records_in++;
-        return dead_letter(t, EDDY_DL_MALFORMED_JSON, "undecodable partial aggregate on the "
-                           "repartition topic", value, value_len, offset);
+        return dead_letter(t, EDDY_DL_MALFORMED_JSON,
+                           "undecodable partial aggregate on the "
+                           "repartition topic",
+                           value, value_len, offset);
     }
     if (err)
         return err;
     if (late) {
         char detail[200];
-        snprintf(detail, sizeof detail, "partial aggregate of %s arrived after its window "
-                 "closed", t->plan->aggregations[a].name);
+        snprintf(detail, sizeof detail,
+                 "partial aggregate of %s arrived after its window "
+                 "closed",
+                 t->plan->aggregations[a].name);
         t->stats.records_in++;
         if ((err = dead_letter(t, EDDY_DL_LATE, detail, key, key_len, offset)))
             return err;

@@ -31,7 +31,7 @@
 
 struct eddy_task_stats {
     uint64_t records_in;
-    uint64_t records_ok;  /* decoded and not duplicate */
+    uint64_t records_ok; /* decoded and not duplicate */
     uint64_t duplicates;
     uint64_t dead_letters[EDDY_DL__COUNT];
     uint64_t results_out; /* final rows, revisions included */
@@ -52,8 +52,8 @@ void eddy__task_free(struct eddy_task *task);
 
 /* Processes one raw record; @too_large marks a record the source truncated.
  * Errors are runtime failures (out of memory, sink failure), never bad input. */
-eddy_err_t eddy__task_process(struct eddy_task *task, const char *raw, size_t len,
-                              int64_t offset, bool too_large);
+eddy_err_t eddy__task_process(struct eddy_task *task, const char *raw, size_t len, int64_t offset,
+                              bool too_large);
 
 /* Closes every open window (end of input) and emits them. */
 eddy_err_t eddy__task_flush(struct eddy_task *task);

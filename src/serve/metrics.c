@@ -80,8 +80,7 @@ static void histogram(struct eddy_buf *b, const char *name, const char *help,
     uint64_t cum = 0;
     for (size_t i = 0; i < EDDY_HIST_BUCKETS; i++) {
         cum += h->counts[i];
-        eddy_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
-                        (unsigned long long)cum);
+        eddy_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
     cum += h->counts[EDDY_HIST_BUCKETS];
     eddy_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.17g\n%s_count %llu\n", name,
@@ -117,8 +116,7 @@ eddy_err_t eddy__metrics_render(struct eddy_metrics *m, const struct eddy_plan *
     counter(out, "eddy_aborts_total", "Transactions aborted.", s.aborts);
     histogram(out, "eddy_commit_duration_seconds", "Duration of a commit.", &s.commit);
     histogram(out, "eddy_freshness_seconds",
-              "Commit (or write) time of a final result row minus its window end.",
-              &s.freshness);
+              "Commit (or write) time of a final result row minus its window end.", &s.freshness);
     header(out, "eddy_consumer_lag", "gauge", "Input records behind the high watermark.");
     for (int32_t p = 0; p < s.n_partitions && p < EDDY_METRICS_MAX_PARTITIONS; p++)
         if (s.lag[p] >= 0)
