@@ -7,7 +7,7 @@ BUILD := build
 ASAN := build-asan
 FUZZ := build-fuzz
 
-.PHONY: all deps build build-asan build-fuzz demo test unit golden fuzz integration kafka-fetch bench clean
+.PHONY: all deps build build-asan build-fuzz demo test unit golden parquet fuzz integration kafka-fetch bench clean
 
 all: build
 
@@ -35,7 +35,7 @@ kafka-fetch: deps
 # Unit tests in release and under ASan+UBSan, golden tests, a short fuzz run
 # of every harness, then integration tests against a real Kafka broker.
 test: deps kafka-fetch build build-asan build-fuzz
-	@$(MAKE) --no-print-directory unit golden fuzz integration
+	@$(MAKE) --no-print-directory unit golden parquet fuzz integration
 
 unit:
 	@echo "== unit tests (release)"
@@ -47,6 +47,12 @@ golden:
 	@echo "== golden tests"
 	@tests/golden/run.sh $(BUILD)/eddy
 	@tests/golden/run.sh $(ASAN)/eddy
+
+# Parquet files of the writer read back by pyarrow and duckdb (Python venv of scripts/pyenv)
+parquet:
+	@echo "== parquet reader tests"
+	@tests/parquet/run.sh $(BUILD)
+	@tests/parquet/run.sh $(ASAN)
 
 fuzz:
 	@echo "== fuzzing, $(FUZZ_SECONDS) s per harness"
