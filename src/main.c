@@ -1,5 +1,6 @@
 /*
- * main.c - the eddy command line: run, backfill, gen, validate, diff, demo.
+ * main.c - the eddy command line: run, backfill, gen, validate, diff, demo,
+ * archive.
  *
  * Exit codes: 0 ok; 2 usage or configuration error (the message names what is
  * wrong); 1 runtime failure (the message names the cause).
@@ -24,6 +25,7 @@
 #include "serve/serve.h"
 #include "runtime/engine.h"
 #include "runtime/kengine.h"
+#include "sink/archive_prune.h"
 #include "sink/kafka.h"
 #include "sink/file.h"
 #include "source/ktable.h"
@@ -61,6 +63,8 @@ static const char usage_main[] =
     "  validate TOPOLOGY    check a topology and print its plan\n"
     "  diff OLD NEW         what a topology upgrade keeps, rebuilds or changes\n"
     "  demo [--seconds N]   service health over generated logs, as a live table\n"
+    "  archive prune PATH --older-than DURATION [--dry-run]\n"
+    "      delete the archive's date= partitions older than DURATION\n"
     "\n"
     "  eddy COMMAND --help  options of a command\n"
     "  eddy --version\n";
@@ -167,6 +171,23 @@ static const char usage_demo[] =
     "  runs topologies/service-health.yaml over generated logs (one minute of event time\n"
     "  every two seconds) and prints a live table as windows close; stops on Ctrl-C or\n"
     "  after N seconds (default: DEMO_SECONDS, else until Ctrl-C)\n";
+
+static const char usage_archive[] =
+    "usage: eddy archive prune PATH --older-than DURATION [--dry-run]\n"
+    "\n"
+    "  Deletes every date=YYYY-MM-DD partition directory under PATH (an aggregation's\n"
+    "  directory or the whole archive root, walked recursively) whose day ended at least\n"
+    "  DURATION ago, with all its files, then the directories this left empty (never\n"
+    "  PATH). Symbolic links are not followed; directories not named date=... are only\n"
+    "  walked; a date= value that is not a day is skipped with a warning (docs/archive.md).\n"
+    "\n"
+    "  --older-than DURATION  e.g. 90d, 13mo, 1y: units s, m (minutes), h, d, w (7 days),\n"
+    "                 mo (30 days), y (365 days), combinable (1y6mo); at least 1d\n"
+    "  --dry-run      delete nothing; count (and log) what would be deleted\n"
+    "\n"
+    "  Prints \"prune: deleted N partitions, F files, B bytes older than DATE\": the\n"
+    "  partitions dated before DATE. Exit: 0 done; 2 usage error; 1 some deletion failed\n"
+    "  (the others are done; the log names each failure).\n";
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -730,6 +751,58 @@ static int cmd_demo(int argc, char **argv)
     return eddy__demo_run(&opts, &stop_requested) == EDDY_OK ? 0 : 1;
 }
 
+/* `eddy archive prune`: retention of the archive sink (sink/archive_prune.h). */
+static int cmd_archive(int argc, char **argv)
+{
+    const char *path = NULL, *older_than = NULL;
+    bool dry_run = false;
+    if (argc < 3 || strcmp(argv[2], "prune") != 0)
+        return usage_error(usage_archive, argc < 3 ? "archive needs a subcommand%s"
+                                                   : "unknown archive subcommand '%s'",
+                           argc < 3 ? "" : argv[2]);
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--dry-run") == 0) {
+            dry_run = true;
+        } else if (strcmp(a, "--older-than") == 0) {
+            if (!(older_than = opt_value(argc, argv, &i)))
+                return usage_error(usage_archive, "option '%s' needs a value", a);
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(usage_archive, "unknown option '%s'", a);
+        } else if (!path) {
+            path = a;
+        } else {
+            return usage_error(usage_archive, "unexpected argument '%s'", a);
+        }
+    }
+    int64_t retention_ms;
+    if (!path || !older_than)
+        return usage_error(usage_archive, "%s", !path ? "archive prune needs a PATH"
+                                                      : "archive prune needs --older-than");
+    if (!eddy__archive_retention_parse(older_than, &retention_ms))
+        return usage_error(usage_archive, "invalid --older-than '%s' (e.g. 90d, 13mo, 1y)",
+                           older_than);
+    /* partitions are days; also catches "13m" meant as months */
+    if (retention_ms < 86400000)
+        return usage_error(usage_archive, "--older-than '%s' is under a day (m is minutes, "
+                           "mo months)", older_than);
+    int64_t cutoff_ms = eddy_now_ms() - retention_ms;
+    char date[32];
+    eddy_time_format(eddy_floor_div(cutoff_ms, 86400000) * 86400000, date);
+    *strchr(date, 'T') = '\0';
+    struct eddy_archive_prune_stats st;
+    eddy_err_t err = eddy__archive_prune(path, cutoff_ms, dry_run, &st);
+    printf("prune: %s %llu partitions, %llu files, %llu bytes older than %s\n",
+           dry_run ? "would delete" : "deleted", (unsigned long long)st.partitions,
+           (unsigned long long)st.files, (unsigned long long)st.bytes, date);
+    if (err) {
+        fflush(stdout);
+        fprintf(stderr, "eddy: archive prune failed: %s\n", eddy_err_message(err));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -752,7 +825,8 @@ int main(int argc, char **argv)
                 {"gen", usage_gen, cmd_gen},
                 {"validate", usage_validate, cmd_validate},
                 {"diff", usage_diff, cmd_diff},
-                {"demo", usage_demo, cmd_demo}};
+                {"demo", usage_demo, cmd_demo},
+                {"archive", usage_archive, cmd_archive}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) != 0)
             continue;
