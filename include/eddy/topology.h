@@ -28,6 +28,7 @@
 #define EDDY_STORE_META "meta"
 #define EDDY_STORE_DEDUP "dedup"
 #define EDDY_STORE_ALERTS "alerts"
+#define EDDY_STORE_ARCHIVE "archive"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -288,6 +289,61 @@ struct eddy_kv {
     char *value;
 };
 
+/*
+ * archive: {path, format: parquet, partition_by: [...], roll: D} on an
+ * aggregation (its final rows) or at the top level (the cleaned raw stream:
+ * every decoded, non-duplicate record). Files are Parquet, laid out Hive-style
+ * under <path>/<name>/<col>=<value>/.../part-<task>-<first>-<last>.parquet
+ * (sink/archive.h, docs/archive.md).
+ */
+enum eddy_archive_type { /* the Parquet column types (sink/parquet.h) */
+                         EDDY_ARCHIVE_STRING = 0,
+                         EDDY_ARCHIVE_INT64,
+                         EDDY_ARCHIVE_DOUBLE,
+                         EDDY_ARCHIVE_BOOLEAN,
+                         EDDY_ARCHIVE_TIMESTAMP,
+};
+
+/* Where a row value comes from. Aggregations: window start/end, a group
+ * value, a metric, a metric's error bound, the revision number. The raw
+ * stream: the event time or a source field (slot). */
+enum eddy_archive_from {
+    EDDY_AR_WINDOW_START = 1,
+    EDDY_AR_WINDOW_END,
+    EDDY_AR_GROUP,
+    EDDY_AR_METRIC,
+    EDDY_AR_METRIC_ERROR,
+    EDDY_AR_REVISION,
+    EDDY_AR_EVENT_TIME,
+    EDDY_AR_SLOT,
+};
+
+struct eddy_archive_column {
+    char *name;
+    enum eddy_archive_type type;
+    enum eddy_archive_from from;
+    size_t index; /* group, metric or slot index */
+};
+
+#define EDDY_ARCHIVE_DATE SIZE_MAX /* a partition_by entry "date" */
+
+struct eddy_archive {
+    char *name; /* directory under path: the aggregation's name, or `name` (default "events") */
+    char *path; /* the lake root */
+    size_t aggregation; /* index into plan->aggregations; SIZE_MAX for the raw stream */
+    /* every row value, in row order; a partition column is a directory
+     * level, not a file column (Hive) */
+    struct eddy_archive_column *columns;
+    size_t n_columns;
+    /* partition_by, in directory order: a column index or EDDY_ARCHIVE_DATE
+     * (the UTC day of the window start or the event time) */
+    size_t *partition_by;
+    size_t n_partition_by;
+    int64_t roll_ms;     /* a file is sealed at most this long after it opened; default 5m */
+    uint64_t roll_bytes; /* ... or once its rows take this many bytes; default 64 MiB */
+    int line;
+};
+
 enum eddy_processing {
     EDDY_EXACTLY_ONCE = 1,
     EDDY_AT_LEAST_ONCE,
@@ -346,6 +402,8 @@ struct eddy_plan {
     size_t n_kafka;
     enum eddy_processing processing;
     struct eddy_serve_conf serve;
+    struct eddy_archive *archives; /* aggregations' in their order, then the raw stream's */
+    size_t n_archives;
 };
 
 /*

@@ -663,6 +663,29 @@ static void build_dedup(struct desc *d, const struct eddy_plan *plan, struct edd
     desc_part(d, "within", b);
 }
 
+/* The archive store holds encoded rows of every archive, by index: each
+ * archive's columns and partitioning must stay as they were. */
+static void build_archive(struct desc *d, const struct eddy_plan *plan, struct eddy_buf *b)
+{
+    static const char *const types[] = {"string", "int64", "double", "bool", "timestamp"};
+    d->kind = "archive";
+    header_parts(d, plan, b);
+    for (size_t i = 0; i < plan->n_archives; i++) {
+        const struct eddy_archive *ar = &plan->archives[i];
+        eddy_buf_printf(b, "%s%s(", i ? "|" : "", ar->name);
+        for (size_t c = 0; c < ar->n_columns; c++)
+            eddy_buf_printf(b, "%s%s:%s", c ? "," : "", ar->columns[c].name,
+                            types[ar->columns[c].type]);
+        eddy_buf_puts(b, ")/partition_by=");
+        for (size_t p = 0; p < ar->n_partition_by; p++)
+            eddy_buf_printf(b, "%s%s", p ? "," : "",
+                            ar->partition_by[p] == EDDY_ARCHIVE_DATE
+                                ? "date"
+                                : ar->columns[ar->partition_by[p]].name);
+    }
+    desc_part(d, "archives", b);
+}
+
 /* "burn_rate(bad=errors,total=requests,budget=EXPR,windows=1h/5m>=14.4 page|...)" */
 static void put_burn_rate(struct eddy_buf *b, const struct eddy_burn_rate *br,
                           const struct eddy_aggregation *agg)
@@ -864,7 +887,8 @@ enum store_kind {
     STORE_DEDUP,
     STORE_AGGREGATION,
     STORE_ALERTS,
-    STORE_PATTERN
+    STORE_PATTERN,
+    STORE_ARCHIVE
 };
 
 static enum store_kind find_store(const struct eddy_plan *plan, const char *store,
@@ -877,6 +901,8 @@ static enum store_kind find_store(const struct eddy_plan *plan, const char *stor
         return STORE_DEDUP;
     if (strcmp(store, EDDY_STORE_ALERTS) == 0 && plan->n_alerts)
         return STORE_ALERTS;
+    if (strcmp(store, EDDY_STORE_ARCHIVE) == 0 && plan->n_archives)
+        return STORE_ARCHIVE;
     for (size_t i = 0; i < plan->n_aggregations; i++)
         if (strcmp(plan->aggregations[i].name, store) == 0) {
             *agg = &plan->aggregations[i];
@@ -902,6 +928,7 @@ static bool build_store(struct desc *d, const struct eddy_plan *plan, const char
     case STORE_AGGREGATION: build_aggregation(d, plan, agg, &b); break;
     case STORE_ALERTS: build_alerts(d, plan, &b); break;
     case STORE_PATTERN: build_pattern(d, plan, find_pattern(plan, store), &b); break;
+    case STORE_ARCHIVE: build_archive(d, plan, &b); break;
     }
     eddy_buf_release(&b);
     return !d->oom;
@@ -931,7 +958,7 @@ static void serialize(struct eddy_buf *b, const struct desc *d)
 
 const char **eddy_plan_store_names(const struct eddy_plan *plan, size_t *n)
 {
-    const char **names = eddy_calloc(plan->n_aggregations + plan->n_patterns + 3, sizeof *names);
+    const char **names = eddy_calloc(plan->n_aggregations + plan->n_patterns + 4, sizeof *names);
     if (!names)
         return NULL;
     size_t k = 0;
@@ -944,6 +971,8 @@ const char **eddy_plan_store_names(const struct eddy_plan *plan, size_t *n)
         names[k++] = EDDY_STORE_ALERTS;
     for (size_t p = 0; p < plan->n_patterns; p++)
         names[k++] = plan->patterns[p].name;
+    if (plan->n_archives)
+        names[k++] = EDDY_STORE_ARCHIVE;
     *n = k;
     return names;
 }

@@ -23,10 +23,13 @@
  *   pattern NAME: key [..], within D, timeout emit|drop
  *     sequence: STEP where EXPR times N|N+|N..M[ capture [F, ...]] -> ...
  *     store NAME (changelog NAME-PATTERN-changelog), output topic T
+ *   archive NAME: final rows of AGG|the cleaned raw stream, parquet files
+ *     under PATH/NAME/, partition_by [..], roll D or N bytes (store archive)
+ *     columns: NAME TYPE, ...
  *   kafka: KEY=VALUE, ...
  *   topics: in T; out T, ...; internal T, ... (changelogs of the task's "meta"
- *   store, of dedup, of each aggregation and of each pattern, then repartition
- *   topics)
+ *   store, of dedup, of each aggregation, of alerts, of each pattern and of
+ *   the archives, then repartition topics)
  * Default topics: aggregation "<name>-<agg>", alerts "<name>-alerts",
  * pattern "<name>-<pattern>", dead letters "<name>-dlq"; changelogs
  * "<name>-<store>-changelog".
@@ -249,11 +252,40 @@ static void print_topics(const struct eddy_plan *plan, FILE *out)
         fprintf(out, ", %s-dedup-changelog", plan->name);
     for (size_t i = 0; i < plan->n_aggregations; i++)
         fprintf(out, ", %s-%s-changelog", plan->name, plan->aggregations[i].name);
+    if (plan->n_alerts)
+        fprintf(out, ", %s-alerts-changelog", plan->name);
     for (size_t i = 0; i < plan->n_patterns; i++)
         fprintf(out, ", %s-%s-changelog", plan->name, plan->patterns[i].name);
+    if (plan->n_archives)
+        fprintf(out, ", %s-archive-changelog", plan->name);
     for (size_t i = 0; i < plan->n_aggregations; i++)
         if (plan->aggregations[i].repartition)
             fprintf(out, ", %s-%s-repartition", plan->name, plan->aggregations[i].name);
+    fputs("\n", out);
+}
+
+static void print_archive(const struct eddy_plan *plan, const struct eddy_archive *ar, FILE *out)
+{
+    static const char *const types[] = {"string", "int64", "double", "bool", "timestamp"};
+    fprintf(out, "archive %s: %s%s, parquet files under %s/%s/, partition_by [", ar->name,
+            ar->aggregation == SIZE_MAX ? "the cleaned raw stream" : "final rows of ",
+            ar->aggregation == SIZE_MAX ? "" : plan->aggregations[ar->aggregation].name, ar->path,
+            ar->name);
+    for (size_t p = 0; p < ar->n_partition_by; p++)
+        fprintf(out, "%s%s", p ? ", " : "",
+                ar->partition_by[p] == EDDY_ARCHIVE_DATE ? "date"
+                                                         : ar->columns[ar->partition_by[p]].name);
+    fputs("], roll ", out);
+    print_duration(out, ar->roll_ms);
+    fprintf(out, " or %llu bytes (store archive)\n  columns:", (unsigned long long)ar->roll_bytes);
+    for (size_t c = 0, k = 0; c < ar->n_columns; c++) {
+        bool partition = false;
+        for (size_t p = 0; p < ar->n_partition_by; p++)
+            partition |= ar->partition_by[p] == c;
+        if (!partition)
+            fprintf(out, "%s %s %s", k++ ? "," : "", ar->columns[c].name,
+                    types[ar->columns[c].type]);
+    }
     fputs("\n", out);
 }
 
@@ -319,6 +351,8 @@ void eddy_plan_print(const struct eddy_plan *plan, FILE *out)
     }
     for (size_t i = 0; i < plan->n_patterns; i++)
         print_pattern(plan, &plan->patterns[i], out);
+    for (size_t i = 0; i < plan->n_archives; i++)
+        print_archive(plan, &plan->archives[i], out);
     if (plan->n_kafka) {
         fputs("kafka:", out);
         for (size_t i = 0; i < plan->n_kafka; i++)
@@ -383,6 +417,16 @@ void eddy_plan_free(struct eddy_plan *plan)
         }
     }
     eddy_free(plan->alerts);
+    for (size_t i = 0; i < plan->n_archives; i++) {
+        struct eddy_archive *ar = &plan->archives[i];
+        for (size_t j = 0; j < ar->n_columns; j++)
+            eddy_free(ar->columns[j].name);
+        eddy_free(ar->columns);
+        eddy_free(ar->partition_by);
+        eddy_free(ar->name);
+        eddy_free(ar->path);
+    }
+    eddy_free(plan->archives);
     for (size_t i = 0; i < plan->n_patterns; i++) {
         struct eddy_pattern *pat = &plan->patterns[i];
         for (size_t k = 0; k < pat->n_key; k++)

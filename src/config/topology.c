@@ -19,6 +19,7 @@
 #include "config/node.h"
 #include "config/table.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/time.h"
 #include "eddy/topology.h"
 
@@ -29,10 +30,10 @@ struct loader {
     int *slot_lines;
 };
 
-static const char *const top_keys[] = {"name",         "processing", "source",       "dedup",
-                                       "grace",        "tables",     "derive",       "aggregations",
-                                       "alerts",       "kafka",      "idle_timeout", "late",
-                                       "memory_limit", "serve",      "patterns",     NULL};
+static const char *const top_keys[] = {
+    "name",         "processing", "source", "dedup",        "grace", "tables",       "derive",
+    "aggregations", "alerts",     "kafka",  "idle_timeout", "late",  "memory_limit", "serve",
+    "patterns",     "archive",    NULL};
 static const char *const source_keys[] = {
     "topic", "format", "max_event_bytes", "timestamp", "fields", "key", NULL};
 static const char *const timestamp_keys[] = {"field", "format", NULL};
@@ -40,8 +41,10 @@ static const char *const field_keys[] = {"type", "required", "path", NULL};
 static const char *const dedup_keys[] = {"field", "within", NULL};
 static const char *const late_keys[] = {"correct_within", NULL};
 static const char *const table_keys[] = {"file", "key", "topic", "columns", NULL};
-static const char *const agg_keys[] = {"name",    "group_by", "where",      "window", "emit",
-                                       "metrics", "output",   "emit_empty", NULL};
+static const char *const agg_keys[] = {"name",    "group_by", "where",      "window",  "emit",
+                                       "metrics", "output",   "emit_empty", "archive", NULL};
+static const char *const archive_keys[] = {"path", "format", "partition_by", "roll", "roll_size",
+                                           "name", NULL};
 static const char *const emit_keys[] = {"updates", NULL};
 static const char *const serve_keys[] = {"retention", "status", NULL};
 static const char *const status_keys[] = {"on",     "requests",          "errors", "latency",
@@ -917,7 +920,7 @@ static eddy_err_t parse_aggregation(struct loader *ld, yaml_node_t *node, size_t
             return eddy__cfg_fail(c, name, "duplicate aggregation name '%s' (first at line %d)",
                                   agg->name, plan->aggregations[j].line);
     if (strcmp(agg->name, EDDY_STORE_META) == 0 || strcmp(agg->name, EDDY_STORE_DEDUP) == 0 ||
-        strcmp(agg->name, EDDY_STORE_ALERTS) == 0)
+        strcmp(agg->name, EDDY_STORE_ALERTS) == 0 || strcmp(agg->name, EDDY_STORE_ARCHIVE) == 0)
         return eddy__cfg_fail(c, name, "'%s' names an internal store; choose another name",
                               agg->name);
     eddy__cfg_pop(c, old);
@@ -1529,7 +1532,7 @@ static eddy_err_t parse_pattern_name(struct loader *ld, yaml_node_t *name, size_
                                   "aggregations name their stores, choose another name",
                                   pat->name, plan->aggregations[j].line);
     if (strcmp(pat->name, EDDY_STORE_META) == 0 || strcmp(pat->name, EDDY_STORE_DEDUP) == 0 ||
-        strcmp(pat->name, EDDY_STORE_ALERTS) == 0)
+        strcmp(pat->name, EDDY_STORE_ALERTS) == 0 || strcmp(pat->name, EDDY_STORE_ARCHIVE) == 0)
         return eddy__cfg_fail(c, name, "'%s' names an internal store; choose another name",
                               pat->name);
     eddy__cfg_pop(c, old);
@@ -1921,6 +1924,261 @@ static eddy_err_t default_topics(struct loader *ld)
     return EDDY_OK;
 }
 
+/* ---- archives --------------------------------------------------------------- */
+
+static eddy_err_t add_column(struct loader *ld, struct eddy_archive *ar, const yaml_node_t *at,
+                             const char *name, const char *suffix, enum eddy_archive_type type,
+                             enum eddy_archive_from from, size_t index)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_buf b;
+    eddy_buf_init(&b);
+    eddy_buf_printf(&b, "%s%s", name, suffix);
+    if (eddy_buf_err(&b))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < ar->n_columns; i++)
+        if (strcmp(ar->columns[i].name, b.data) == 0) {
+            eddy__cfg_fail(c, at, "two archive columns would be named '%s'", b.data);
+            eddy_buf_release(&b);
+            return c->err;
+        }
+    struct eddy_archive_column *col = &ar->columns[ar->n_columns++];
+    col->name = eddy_strdup(b.data);
+    eddy_buf_release(&b);
+    if (!col->name)
+        return eddy__cfg_nomem(c);
+    col->type = type;
+    col->from = from;
+    col->index = index;
+    return EDDY_OK;
+}
+
+/* The archive type of slot @slot: a source field's declared type; derived
+ * values are written as text. */
+static enum eddy_archive_type slot_archive_type(const struct eddy_plan *plan, size_t slot)
+{
+    if (slot >= plan->source.n_fields)
+        return EDDY_ARCHIVE_STRING;
+    switch (plan->source.fields[slot].type) {
+    case EDDY_FT_INT: return EDDY_ARCHIVE_INT64;
+    case EDDY_FT_NUMBER: return EDDY_ARCHIVE_DOUBLE;
+    case EDDY_FT_BOOL: return EDDY_ARCHIVE_BOOLEAN;
+    default: return EDDY_ARCHIVE_STRING;
+    }
+}
+
+static enum eddy_archive_type metric_archive_type(const struct eddy_plan *plan,
+                                                  const struct eddy_metric *m)
+{
+    switch (m->kind) {
+    case EDDY_M_COUNT:
+    case EDDY_M_COUNT_IF:
+    case EDDY_M_DISTINCT: return EDDY_ARCHIVE_INT64;
+    case EDDY_M_TOP_K:
+    case EDDY_M_TOP_K_BY: return EDDY_ARCHIVE_STRING; /* the JSON array */
+    case EDDY_M_ARG_MAX:
+    case EDDY_M_ARG_MIN: {
+        const char *field = eddy_expr_source(m->arg2);
+        for (size_t f = 0; field && f < plan->source.n_fields; f++)
+            if (strcmp(plan->source.fields[f].name, field) == 0)
+                return slot_archive_type(plan, f);
+        return EDDY_ARCHIVE_STRING;
+    }
+    default: return EDDY_ARCHIVE_DOUBLE; /* sum, min, max, avg, ratio, quantile */
+    }
+}
+
+static bool metric_has_error(const struct eddy_metric *m)
+{
+    return m->kind == EDDY_M_QUANTILE || m->kind == EDDY_M_DISTINCT || m->kind == EDDY_M_TOP_K ||
+           m->kind == EDDY_M_TOP_K_BY;
+}
+
+static eddy_err_t archive_columns(struct loader *ld, struct eddy_archive *ar, yaml_node_t *at)
+{
+    const struct eddy_plan *plan = ld->plan;
+    size_t n = 2;
+    if (ar->aggregation != SIZE_MAX) {
+        const struct eddy_aggregation *agg = &plan->aggregations[ar->aggregation];
+        n += agg->n_group + 2 * agg->n_metrics + 1;
+    } else {
+        n += plan->source.n_fields;
+    }
+    if (!(ar->columns = eddy_calloc(n, sizeof *ar->columns)))
+        return eddy__cfg_nomem(&ld->c);
+    if (ar->aggregation == SIZE_MAX) {
+        if (add_column(ld, ar, at, "event_time", "", EDDY_ARCHIVE_TIMESTAMP, EDDY_AR_EVENT_TIME, 0))
+            return ld->c.err;
+        for (size_t f = 0; f < plan->source.n_fields; f++)
+            if (add_column(ld, ar, at, plan->source.fields[f].name, "", slot_archive_type(plan, f),
+                           EDDY_AR_SLOT, f))
+                return ld->c.err;
+        return EDDY_OK;
+    }
+    const struct eddy_aggregation *agg = &plan->aggregations[ar->aggregation];
+    if (add_column(ld, ar, at, "window_start", "", EDDY_ARCHIVE_TIMESTAMP, EDDY_AR_WINDOW_START,
+                   0) ||
+        add_column(ld, ar, at, "window_end", "", EDDY_ARCHIVE_TIMESTAMP, EDDY_AR_WINDOW_END, 0))
+        return ld->c.err;
+    for (size_t g = 0; g < agg->n_group; g++)
+        if (add_column(ld, ar, at, agg->group_names[g], "",
+                       slot_archive_type(plan, agg->group_slots[g]), EDDY_AR_GROUP, g))
+            return ld->c.err;
+    if (plan->late_correct_ms > 0 &&
+        add_column(ld, ar, at, "revision", "", EDDY_ARCHIVE_INT64, EDDY_AR_REVISION, 0))
+        return ld->c.err;
+    for (size_t m = 0; m < agg->n_metrics; m++) {
+        const struct eddy_metric *metric = &agg->metrics[m];
+        if (add_column(ld, ar, at, metric->name, "", metric_archive_type(plan, metric),
+                       EDDY_AR_METRIC, m))
+            return ld->c.err;
+        if (metric_has_error(metric) && add_column(ld, ar, at, metric->name, "_error",
+                                                   EDDY_ARCHIVE_DOUBLE, EDDY_AR_METRIC_ERROR, m))
+            return ld->c.err;
+    }
+    return EDDY_OK;
+}
+
+/* Parses one archive: mapping at @node for aggregation @aggregation
+ * (SIZE_MAX: the raw stream). */
+static eddy_err_t parse_archive(struct loader *ld, yaml_node_t *node, size_t aggregation)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    struct eddy_archive *ar = &plan->archives[plan->n_archives++];
+    yaml_node_t *v;
+    ar->aggregation = aggregation;
+    ar->line = eddy__cfg_line(node);
+    ar->roll_ms = 5 * 60000;
+    ar->roll_bytes = (uint64_t)64 << 20;
+    if (eddy__cfg_mapping(c, node, archive_keys) || eddy__cfg_require(c, node, "path", &v))
+        return c->err;
+    size_t old = eddy__cfg_push(c, "path");
+    if (eddy__cfg_string(c, v, &ar->path))
+        return c->err;
+    if (!ar->path[0])
+        return eddy__cfg_fail(c, v, "the archive path is empty");
+    eddy__cfg_pop(c, old);
+    if ((v = eddy__cfg_get(c, node, "format")) != NULL) {
+        const char *format;
+        eddy__cfg_push(c, "format");
+        if (eddy__cfg_scalar(c, v, &format))
+            return c->err;
+        if (strcmp(format, "parquet") != 0)
+            return eddy__cfg_fail(c, v, "unknown archive format '%s' (supported: parquet)", format);
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, node, "name")) != NULL) {
+        eddy__cfg_push(c, "name");
+        if (aggregation != SIZE_MAX)
+            return eddy__cfg_fail(c, v, "an aggregation's archive is named after the aggregation");
+        if (eddy__cfg_string(c, v, &ar->name))
+            return c->err;
+        if (!all_chars(ar->name, "_-."))
+            return eddy__cfg_fail(
+                c, v, "invalid archive name '%s' (allowed: letters, digits, '_', '-', '.')",
+                ar->name);
+        eddy__cfg_pop(c, old);
+    } else {
+        ar->name =
+            eddy_strdup(aggregation == SIZE_MAX ? "events" : plan->aggregations[aggregation].name);
+        if (!ar->name)
+            return eddy__cfg_nomem(c);
+    }
+    for (size_t i = 0; i + 1 < plan->n_archives; i++)
+        if (strcmp(plan->archives[i].name, ar->name) == 0 &&
+            strcmp(plan->archives[i].path, ar->path) == 0)
+            return eddy__cfg_fail(c, node, "archive '%s' is also written by line %d", ar->name,
+                                  plan->archives[i].line);
+    if ((v = eddy__cfg_get(c, node, "roll")) != NULL) {
+        eddy__cfg_push(c, "roll");
+        if (eddy__cfg_duration(c, v, true, &ar->roll_ms))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    if ((v = eddy__cfg_get(c, node, "roll_size")) != NULL) {
+        size_t bytes;
+        eddy__cfg_push(c, "roll_size");
+        if (eddy__cfg_size(c, v, (uint64_t)1 << 32, &bytes))
+            return c->err;
+        if (bytes < 4096)
+            return eddy__cfg_fail(c, v, "roll_size below the minimum of 4KB");
+        ar->roll_bytes = bytes;
+        eddy__cfg_pop(c, old);
+    }
+    if (archive_columns(ld, ar, node))
+        return c->err;
+    if ((v = eddy__cfg_get(c, node, "partition_by")) == NULL)
+        return EDDY_OK;
+    eddy__cfg_push(c, "partition_by");
+    if (v->type != YAML_SEQUENCE_NODE)
+        return eddy__cfg_fail(c, v, "expected a sequence of column names or date, got %s",
+                              eddy__cfg_kind(v));
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (!(ar->partition_by = eddy_calloc(n ? n : 1, sizeof *ar->partition_by)))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = eddy__cfg_node(c, v->data.sequence.items.start[i]);
+        const char *col;
+        size_t in = eddy__cfg_push_index(c, i);
+        if (eddy__cfg_scalar(c, item, &col))
+            return c->err;
+        size_t k = SIZE_MAX;
+        if (strcmp(col, "date") == 0) {
+            k = EDDY_ARCHIVE_DATE;
+        } else {
+            for (size_t j = 0; j < ar->n_columns; j++)
+                if (strcmp(ar->columns[j].name, col) == 0 &&
+                    (ar->columns[j].from == EDDY_AR_GROUP || ar->columns[j].from == EDDY_AR_SLOT))
+                    k = j;
+            if (k == SIZE_MAX)
+                return eddy__cfg_fail(c, item, "cannot partition by '%s': not %s (or date)", col,
+                                      aggregation == SIZE_MAX ? "a source field"
+                                                              : "a group_by field");
+        }
+        for (size_t j = 0; j < ar->n_partition_by; j++)
+            if (ar->partition_by[j] == k)
+                return eddy__cfg_fail(c, item, "'%s' is listed twice", col);
+        ar->partition_by[ar->n_partition_by++] = k;
+        eddy__cfg_pop(c, in);
+    }
+    eddy__cfg_pop(c, old);
+    return EDDY_OK;
+}
+
+/* After the aggregations: their `archive` keys, then the top-level one. */
+static eddy_err_t parse_archives(struct loader *ld, yaml_node_t *root)
+{
+    struct eddy__cfg *c = &ld->c;
+    struct eddy_plan *plan = ld->plan;
+    yaml_node_t *aggs = eddy__cfg_get(c, root, "aggregations");
+    size_t n_aggs = aggs && aggs->type == YAML_SEQUENCE_NODE
+                        ? (size_t)(aggs->data.sequence.items.top - aggs->data.sequence.items.start)
+                        : 0;
+    if (!(plan->archives = eddy_calloc(n_aggs + 1, sizeof *plan->archives)))
+        return eddy__cfg_nomem(c);
+    for (size_t i = 0; i < n_aggs && i < plan->n_aggregations; i++) {
+        yaml_node_t *agg = eddy__cfg_node(c, aggs->data.sequence.items.start[i]);
+        yaml_node_t *v = eddy__cfg_get(c, agg, "archive");
+        if (!v)
+            continue;
+        size_t old = eddy__cfg_push(c, "aggregations");
+        eddy__cfg_push_index(c, i);
+        eddy__cfg_push(c, "archive");
+        if (parse_archive(ld, v, i))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    yaml_node_t *v = eddy__cfg_get(c, root, "archive");
+    if (v) {
+        size_t old = eddy__cfg_push(c, "archive");
+        if (parse_archive(ld, v, SIZE_MAX))
+            return c->err;
+        eddy__cfg_pop(c, old);
+    }
+    return EDDY_OK;
+}
+
 static eddy_err_t build_plan(struct loader *ld)
 {
     struct eddy__cfg *c = &ld->c;
@@ -1930,7 +2188,7 @@ static eddy_err_t build_plan(struct loader *ld)
     if (parse_head(ld, root) || parse_source(ld, root) || parse_tables(ld, root) ||
         parse_derive(ld, root) || parse_source_key(ld, root) || parse_dedup(ld, root) ||
         parse_aggregations(ld, root) || parse_alerts(ld, root) || parse_patterns(ld, root) ||
-        parse_kafka(ld, root) || parse_serve(ld, root))
+        parse_kafka(ld, root) || parse_serve(ld, root) || parse_archives(ld, root))
         return c->err;
     mark_repartition(ld->plan);
     if (layout_accumulators(ld))

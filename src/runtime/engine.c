@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec/deadletter.h"
 #include "core/log.h"
@@ -29,6 +30,12 @@ void eddy__stats_format(const struct eddy_task_stats *st, char *buf, size_t len)
     if (st->revisions_out && n > 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " revisions=%llu",
                       (unsigned long long)st->revisions_out);
+    if (st->archive_rows && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " archived=%llu archive_files=%llu",
+                      (unsigned long long)st->archive_rows, (unsigned long long)st->archive_files);
+    if (st->archive_errors && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " archive_errors=%llu",
+                      (unsigned long long)st->archive_errors);
     for (int r = 1; r < EDDY_DL__COUNT && n > 0 && (size_t)n < len; r++)
         if (st->dead_letters[r])
             n += snprintf(buf + n, len - (size_t)n, " %s=%llu", eddy__dl_reason_name(r),
@@ -98,6 +105,25 @@ static eddy_err_t feed_publish(struct feed *f, struct eddy_task *task, bool forc
     return EDDY_OK;
 }
 
+/* The task's name in archive file names: the input file's name without its
+ * directory, in [A-Za-z0-9._-] (others become '_'), or "stdin". */
+static const char *archive_label(const char *input, char label[64])
+{
+    if (strcmp(input, "-") == 0)
+        return "stdin";
+    const char *base = strrchr(input, '/');
+    base = base && base[1] ? base + 1 : input;
+    size_t n = 0;
+    for (; base[n] && n < 63; n++) {
+        char ch = base[n];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        label[n] = ok ? ch : '_';
+    }
+    label[n] = '\0';
+    return label;
+}
+
 eddy_err_t eddy__engine_run_local(const struct eddy_plan *plan, const char *input,
                                   const struct eddy_output *out, volatile sig_atomic_t *stop,
                                   struct eddy_task_stats *stats, struct eddy_serve *serve)
@@ -119,11 +145,13 @@ eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const cha
     struct eddy_file_source *src = NULL;
     struct eddy_task *task = NULL;
     const char *topic = strcmp(input, "-") == 0 ? "stdin" : input;
+    char label[64];
     int64_t started = eddy_mono_ns();
     eddy_err_t err = eddy__file_source_open(input, plan->source.max_event_bytes, &src);
     if (err)
         goto out;
-    if ((err = eddy__task_new(plan, topic, 0, out, &task)))
+    if ((err = eddy__task_new(plan, topic, 0, out, &task)) ||
+        (err = eddy__task_archive_label(task, archive_label(input, label), false)))
         goto out;
     if (serve) {
         eddy__task_on_final(task, feed_put, &feed);  /* final rows, as changed rows */
@@ -153,8 +181,20 @@ eddy_err_t eddy__engine_run_local_tables(const struct eddy_plan *plan, const cha
         }
         if (serve && n % 4096 == 0 && (err = feed_publish(&feed, task, false)))
             goto out;
+        if (plan->n_archives && n % 4096 == 0) {
+            eddy__task_archive_roll(task, eddy_now_ms(), false);
+            if ((err = eddy__task_archive_publish(task)) == EDDY_ENOMEM)
+                goto out; /* EDDY_EIO: logged, tried again */
+        }
     }
     err = eddy__task_flush(task);
+    if (!err && plan->n_archives) {
+        eddy__task_archive_roll(task, eddy_now_ms(), true);
+        for (int attempt = 0; (err = eddy__task_archive_publish(task)) == EDDY_EIO && attempt < 3 &&
+                              !(stop && *stop);
+             attempt++)
+            sleep(5); /* the archive retries after 5 s */
+    }
     if (!err && serve)
         err = feed_publish(&feed, task, true);
 out:

@@ -460,6 +460,10 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
         struct eddy_task_changes none = {ignore_put, ignore_closed, NULL};
         err = eddy__task_changes(kt->task, &none);
     }
+    /* files sealed by a committed transaction but perhaps not written before
+     * a crash: written again, same name and bytes (EDDY_EIO: retried later) */
+    if (!err && eddy__task_archive_publish(kt->task) == EDDY_ENOMEM)
+        err = EDDY_ENOMEM;
     return err;
 }
 
@@ -652,6 +656,10 @@ static void add_stats(struct eddy_task_stats *sum, const struct eddy_task_stats 
     sum->alerts_out += st->alerts_out;
     sum->matches_out += st->matches_out;
     sum->partials_dropped += st->partials_dropped;
+    sum->archive_rows += st->archive_rows;
+    sum->archive_rows_written += st->archive_rows_written;
+    sum->archive_files += st->archive_files;
+    sum->archive_errors += st->archive_errors;
     for (int r = 0; r < EDDY_DL__COUNT; r++)
         sum->dead_letters[r] += st->dead_letters[r];
 }
@@ -978,6 +986,10 @@ static eddy_err_t commit(struct eddy_kengine *e)
     int64_t started = eddy_mono_ns();
     eddy__pending_abort(e->unflushed); /* nothing is left from an earlier transaction */
     eddy_err_t err = EDDY_OK;
+    int64_t now = eddy_now_ms();
+    for (int p = 0; e->plan->n_archives && p < e->n_partitions; p++)
+        if (e->tasks[p].active) /* seals go out with this transaction */
+            eddy__task_archive_roll(e->tasks[p].task, now, false);
     for (int p = 0; !err && p < e->n_partitions; p++)
         if (e->tasks[p].active)
             err = ship_task(e, &e->tasks[p]);
@@ -1017,6 +1029,14 @@ static eddy_err_t commit(struct eddy_kengine *e)
         (err = flush_state(e, -1)))
         return err;
     clear_pending(e);
+    /* archives: files sealed in a committed transaction become visible */
+    for (int p = 0; e->plan->n_archives && p < e->n_partitions; p++) {
+        if (!e->tasks[p].active)
+            continue;
+        eddy__task_archive_committed(e->tasks[p].task);
+        if (eddy__task_archive_publish(e->tasks[p].task) == EDDY_ENOMEM)
+            return EDDY_ENOMEM; /* EDDY_EIO: logged, tried again later */
+    }
     int64_t took = eddy_mono_ns() - started;
     e->commits++;
     e->commit_ns_total += took;
@@ -1301,6 +1321,9 @@ static eddy_err_t backfill_finish(struct eddy_kengine *e)
     for (int p = 0; !err && p < e->n_partitions; p++)
         if (e->tasks[p].active)
             err = eddy__task_flush(e->tasks[p].task);
+    for (int p = 0; !err && p < e->n_partitions; p++)
+        if (e->tasks[p].active) /* the last files are sealed with the last commit */
+            eddy__task_archive_roll(e->tasks[p].task, eddy_now_ms(), true);
     bool committed = false;
     if (!err)
         err = commit_now(e, &committed);
@@ -1733,6 +1756,7 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
     if (!err)
         eddy_log(EDDY_LOG_INFO, "engine", "%s: instance %s, %d input partitions, %s", plan->name,
                  opts->instance, e.n_partitions, e.exactly_once ? "exactly once" : "at least once");
+    bool sealed = false; /* an archive file was sealed since the last commit */
     while (!err && !*stop) {
         size_t n = 0;
         err = eddy__kconsumer_poll(e.consumer, msgs, BATCH, 100, &n);
@@ -1769,18 +1793,30 @@ eddy_err_t eddy__kengine_run(const struct eddy_plan *plan, const struct eddy_ken
                      "committing early",
                      tasks_memory(&e), e.state_budget);
         }
+        /* archives: a file due is sealed, and the seal needs a commit; over
+         * half the state budget every open file is (its rows leave memory
+         * once published) */
+        bool pressure = plan->n_archives && e.state_budget && tasks_memory(&e) > e.state_budget / 2;
+        for (int p = 0; !err && plan->n_archives && p < e.n_partitions; p++)
+            if (e.tasks[p].active)
+                sealed |= eddy__task_archive_roll(e.tasks[p].task, now_ms, pressure);
         bool committed = false;
         if (!err &&
             (uncommitted || unreported(&e) || e.n_pending_puts || plan->idle_timeout_ms ||
-             e.commit_early) &&
+             e.commit_early || sealed) &&
             (eddy_mono_ns() - last_commit >= interval_ns || e.commit_early)) {
             err = commit(&e);
             last_commit = eddy_mono_ns();
             uncommitted = 0;
+            sealed = false;
             committed = true;
         }
         if (!err && e.state_budget)
             err = enforce_budget(&e, committed, interval_ns);
+        /* archives: files whose publication failed are tried again */
+        for (int p = 0; !err && plan->n_archives && p < e.n_partitions; p++)
+            if (e.tasks[p].active && eddy__task_archive_publish(e.tasks[p].task) == EDDY_ENOMEM)
+                err = EDDY_ENOMEM;
         bool finished = false;
         if (!err && e.backfill) {
             uint64_t commits = e.commits, aborts = e.aborts;

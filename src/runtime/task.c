@@ -25,6 +25,7 @@
 #include "ops/pattern.h"
 #include "ops/result.h"
 #include "ops/window.h"
+#include "sink/archive.h"
 #include "state/be64.h"
 
 struct eddy_task {
@@ -59,8 +60,10 @@ struct eddy_task {
      * stream time then (INT64_MIN: no tick yet) */
     uint64_t records_timed, idle_seen;
     int64_t idle_wall, idle_stream_time;
-    struct eddy_buf value, key;  /* output formatting */
-    eddy_task_final_fn final_fn; /* eddy__task_on_final */
+    struct eddy_buf value, key;          /* output formatting */
+    struct eddy_archive_sink **archives; /* per plan archive */
+    struct eddy_value *archive_row;      /* one row of the widest archive */
+    eddy_task_final_fn final_fn;         /* eddy__task_on_final */
     void *final_ctx;
     struct eddy_task_stats stats;
 };
@@ -107,7 +110,11 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     for (size_t p = 0; p < plan->n_patterns; p++)
         if ((err = eddy__pattern_store_new(&plan->patterns[p], plan->grace_ms, &t->patterns[p])))
             goto out;
-    err = eddy__alert_state_new(plan, &t->alerts);
+    if ((err = eddy__alert_state_new(plan, &t->alerts)))
+        goto out;
+    char label[16];
+    snprintf(label, sizeof label, "%d", (int)partition);
+    err = eddy__task_archive_label(t, label, true);
 out:
     if (err) {
         eddy__task_free(t);
@@ -141,6 +148,10 @@ void eddy__task_free(struct eddy_task *task)
     for (size_t p = 0; task->patterns && p < task->plan->n_patterns; p++)
         eddy__pattern_store_free(task->patterns[p]);
     eddy_free(task->patterns);
+    for (size_t i = 0; task->archives && i < task->plan->n_archives; i++)
+        eddy__archive_sink_free(task->archives[i]);
+    eddy_free(task->archives);
+    eddy_free(task->archive_row);
     eddy_free(task->slots);
     eddy_free(task->scratch);
     eddy_free(task->topic);
@@ -185,6 +196,61 @@ static eddy_err_t emit_alert(void *ctx, const struct eddy_alert *alert, bool fir
 
 static eddy_err_t roll_up(struct eddy_task *t, size_t a, const struct eddy_window_row *row);
 
+/* A final row of aggregation @a goes to its archives. */
+static eddy_err_t archive_result(struct eddy_task *t, size_t a, const struct eddy_window_row *row)
+{
+    for (size_t i = 0; i < t->plan->n_archives; i++) {
+        const struct eddy_archive *ar = &t->plan->archives[i];
+        if (ar->aggregation != a)
+            continue;
+        for (size_t c = 0; c < ar->n_columns; c++) {
+            const struct eddy_archive_column *col = &ar->columns[c];
+            struct eddy_value *v = &t->archive_row[c];
+            switch (col->from) {
+            case EDDY_AR_WINDOW_START:
+                *v = (struct eddy_value){EDDY_V_INT, {.i = row->window_start}};
+                break;
+            case EDDY_AR_WINDOW_END:
+                *v = (struct eddy_value){EDDY_V_INT, {.i = row->window_end}};
+                break;
+            case EDDY_AR_GROUP: *v = row->group[col->index]; break;
+            case EDDY_AR_METRIC: *v = row->metrics[col->index]; break;
+            case EDDY_AR_METRIC_ERROR:
+                *v = (struct eddy_value){EDDY_V_NUM, {.n = row->errors[col->index]}};
+                break;
+            case EDDY_AR_REVISION:
+                *v = (struct eddy_value){EDDY_V_INT, {.i = (int64_t)row->revision}};
+                break;
+            default: *v = eddy_value_null(); break;
+            }
+        }
+        eddy_err_t err = eddy__archive_add(t->archives[i], t->archive_row);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+/* The decoded, non-duplicate record at event time @ts goes to the raw archives. */
+static eddy_err_t archive_record(struct eddy_task *t, int64_t ts)
+{
+    for (size_t i = 0; i < t->plan->n_archives; i++) {
+        const struct eddy_archive *ar = &t->plan->archives[i];
+        if (ar->aggregation != SIZE_MAX)
+            continue;
+        for (size_t c = 0; c < ar->n_columns; c++) {
+            const struct eddy_archive_column *col = &ar->columns[c];
+            t->archive_row[c] = col->from == EDDY_AR_EVENT_TIME
+                                    ? (struct eddy_value){EDDY_V_INT, {.i = ts}}
+                                    : t->slots[col->index];
+        }
+        eddy_err_t err = eddy__archive_add(t->archives[i], t->archive_row);
+        if (err)
+            return err;
+    }
+    return EDDY_OK;
+}
+
 static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
                            const struct eddy_window_row *row)
 {
@@ -206,11 +272,13 @@ static eddy_err_t emit_row(void *ctx, const struct eddy_aggregation *agg,
                        t->value.data, t->value.len);
     if (err || !row->final)
         return err;
+    size_t a = (size_t)(agg - t->plan->aggregations);
+    if (!row->retracted && (err = archive_result(t, a, row)))
+        return err;
     if (t->final_fn && row->state_key && !row->revision &&
         (err = t->final_fn(t->final_ctx, agg->name, row->state_key, row->state_key_len,
                            row->state_value, row->state_value_len)))
         return err;
-    size_t a = (size_t)(agg - t->plan->aggregations);
     /* revisions do not go into rollups (their windows may be closed), and
      * re-evaluate alerts only for the last closed window */
     if (!row->revision && (row->state_key || row->empty) && (err = roll_up(t, a, row)))
@@ -380,6 +448,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     const struct eddy_plan *plan = t->plan;
     char detail[256];
     t->stats.records_in++;
+    for (size_t i = 0; i < plan->n_archives; i++)
+        eddy__archive_consumed(t->archives[i], offset);
     if (too_large) {
         snprintf(detail, sizeof detail, "record longer than max_event_bytes %zu (truncated)",
                  plan->source.max_event_bytes);
@@ -421,6 +491,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     if (err)
         return err;
     t->stats.records_ok++;
+    if (plan->n_archives && (err = archive_record(t, ts)))
+        return err;
     char late_names[160];
     if ((err = aggregate(t, ts, late_names, sizeof late_names)) ||
         (err = match_patterns(t, ts, late_names, sizeof late_names)))
@@ -513,6 +585,8 @@ size_t eddy__task_memory(const struct eddy_task *t)
         bytes += eddy__alert_memory(t->alerts);
     for (size_t p = 0; p < t->plan->n_patterns; p++)
         bytes += eddy__pattern_memory(t->patterns[p]);
+    for (size_t i = 0; i < t->plan->n_archives; i++)
+        bytes += eddy__archive_memory(t->archives[i]);
     return bytes;
 }
 
@@ -603,6 +677,11 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
         if ((err = eddy__pattern_changes(t->patterns[p], put_change, &c)))
             return err;
     }
+    for (size_t i = 0; i < t->plan->n_archives; i++) {
+        struct change_ctx c = {changes, EDDY_STORE_ARCHIVE};
+        if ((err = eddy__archive_changes(t->archives[i], put_change, &c)))
+            return err;
+    }
     return EDDY_OK;
 }
 
@@ -653,7 +732,71 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
     for (size_t p = 0; p < t->plan->n_patterns; p++)
         if (strcmp(store, t->plan->patterns[p].name) == 0)
             return eddy__pattern_load(t->patterns[p], key, key_len, value, value_len);
+    size_t i;
+    if (strcmp(store, EDDY_STORE_ARCHIVE) == 0 && eddy__archive_key_index(key, key_len, &i) &&
+        i < t->plan->n_archives)
+        return eddy__archive_load(t->archives[i], key, key_len, value, value_len);
     return EDDY_ENOTFOUND;
+}
+
+/* ---- archives ---- */
+
+eddy_err_t eddy__task_archive_label(struct eddy_task *t, const char *label, bool durable)
+{
+    const struct eddy_plan *plan = t->plan;
+    if (!plan->n_archives)
+        return EDDY_OK;
+    size_t width = 1;
+    for (size_t i = 0; i < plan->n_archives; i++)
+        if (plan->archives[i].n_columns > width)
+            width = plan->archives[i].n_columns;
+    if (!t->archives && !(t->archives = eddy_calloc(plan->n_archives, sizeof *t->archives)))
+        return EDDY_ENOMEM;
+    if (!t->archive_row && !(t->archive_row = eddy_calloc(width, sizeof *t->archive_row)))
+        return EDDY_ENOMEM;
+    for (size_t i = 0; i < plan->n_archives; i++) {
+        struct eddy_archive_sink *s;
+        eddy_err_t err = eddy__archive_sink_new(&plan->archives[i], i, label, durable, &s);
+        if (err)
+            return err;
+        eddy__archive_sink_free(t->archives[i]);
+        t->archives[i] = s;
+    }
+    return EDDY_OK;
+}
+
+bool eddy__task_archive_roll(struct eddy_task *t, int64_t now_ms, bool force)
+{
+    bool sealed = false;
+    for (size_t i = 0; i < t->plan->n_archives; i++)
+        sealed |= eddy__archive_roll(t->archives[i], now_ms, force);
+    return sealed;
+}
+
+void eddy__task_archive_committed(struct eddy_task *t)
+{
+    for (size_t i = 0; i < t->plan->n_archives; i++)
+        eddy__archive_committed(t->archives[i]);
+}
+
+eddy_err_t eddy__task_archive_publish(struct eddy_task *t)
+{
+    eddy_err_t first = EDDY_OK;
+    for (size_t i = 0; i < t->plan->n_archives; i++) {
+        eddy_err_t err = eddy__archive_publish(t->archives[i]);
+        if (err && !first)
+            first = err;
+    }
+    struct eddy_task_stats *st = &t->stats;
+    st->archive_rows = st->archive_rows_written = st->archive_files = st->archive_errors = 0;
+    for (size_t i = 0; i < t->plan->n_archives; i++) {
+        const struct eddy_archive_stats *as = eddy__archive_stats(t->archives[i]);
+        st->archive_rows += as->rows;
+        st->archive_rows_written += as->rows_written;
+        st->archive_files += as->files;
+        st->archive_errors += as->errors;
+    }
+    return first;
 }
 
 /* ---- repartitioning ---- */

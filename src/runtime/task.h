@@ -40,6 +40,9 @@ struct eddy_task_stats {
     uint64_t alerts_out;
     uint64_t matches_out;      /* pattern matches and timed-out partial matches emitted */
     uint64_t partials_dropped; /* partial matches dropped by the bound (ops/pattern.h) */
+    /* archives (as of the last eddy__task_archive_publish): rows archived,
+     * rows and files published, failed publications */
+    uint64_t archive_rows, archive_rows_written, archive_files, archive_errors;
 };
 
 struct eddy_task;
@@ -65,7 +68,8 @@ eddy_err_t eddy__task_flush(struct eddy_task *task);
  * named after it (ops/window.h), "alerts" when it has alerts (the firing
  * ones and the keys absent(N) alerts watch, ops/alert.h), and one store per
  * pattern, named after it (partial matches per key and records waiting for
- * the watermark, ops/pattern.h).
+ * the watermark, ops/pattern.h), and "archive" when it has archives (rows
+ * of files not yet published, sink/archive.h).
  * eddy__task_changes() hands over what changed since its previous call, one
  * put per changed key (value NULL: delete the key), and each dropped window
  * (delete its key range): closed windows are dropped as they close, or with
@@ -157,6 +161,29 @@ eddy_err_t eddy__task_backing(struct eddy_task *task, const char *store,
                               const struct eddy_window_backing *b);
 size_t eddy__task_evict(struct eddy_task *task);
 size_t eddy__task_memory(const struct eddy_task *task);
+
+/*
+ * Archives (plan->archives, sink/archive.h). Every final row of an
+ * aggregation with an archive, and with a top-level archive every decoded,
+ * non-duplicate record, goes into the open file of that archive.
+ * eddy__task_archive_label() names the task in file names (default: the
+ * partition number; local mode uses the input file's name) and says whether
+ * archives are durable (default; sink/archive.h: their rows are task state
+ * and files are published after the commit) or not (local mode: no store,
+ * files published as soon as sealed); call it before processing.
+ * eddy__task_archive_roll() seals open files that are due (or every one
+ * with rows, with @force) and says whether it sealed one;
+ * eddy__task_archive_committed() tells durable archives that everything
+ * the last eddy__task_changes() handed over is committed;
+ * eddy__task_archive_publish() writes sealed files, in durable archives
+ * only those whose seal is committed (or was loaded): the runtime calls it
+ * after each commit and after loading; EDDY_EIO when a file could not be
+ * written (logged; retried by later calls, at most every 5 s).
+ */
+eddy_err_t eddy__task_archive_label(struct eddy_task *task, const char *label, bool durable);
+bool eddy__task_archive_roll(struct eddy_task *task, int64_t now_ms, bool force);
+void eddy__task_archive_committed(struct eddy_task *task);
+eddy_err_t eddy__task_archive_publish(struct eddy_task *task);
 
 /* Calls @fn for every final row (first emissions, not revisions) the task
  * emits from now on, with the aggregation's name (its store) and the row in

@@ -112,6 +112,13 @@ eddy_err_t eddy__metrics_render(struct eddy_metrics *m, const struct eddy_plan *
             t->matches_out);
     counter(out, "eddy_pattern_partials_dropped_total",
             "Partial pattern matches dropped by the per-key bound.", t->partials_dropped);
+    counter(out, "eddy_archive_rows_total", "Rows added to archive files.", t->archive_rows);
+    counter(out, "eddy_archive_rows_published_total", "Rows in published archive files.",
+            t->archive_rows_written);
+    counter(out, "eddy_archive_files_total", "Archive (Parquet) files published.",
+            t->archive_files);
+    counter(out, "eddy_archive_errors_total",
+            "Failed archive publications (retried; the rows stay in state).", t->archive_errors);
     counter(out, "eddy_commits_total", "Commits done.", s.commits);
     counter(out, "eddy_aborts_total", "Transactions aborted.", s.aborts);
     histogram(out, "eddy_commit_duration_seconds", "Duration of a commit.", &s.commit);

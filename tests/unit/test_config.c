@@ -623,7 +623,7 @@ Test(config, plan_print_is_exact)
         "kafka: linger.ms=5\n"
         "topics: in orders; out shop-by_region, shop-alerts, shop-dlq; internal "
         "shop-meta-changelog, shop-dedup-changelog, shop-by_region-changelog, "
-        "shop-by_region-repartition\n");
+        "shop-alerts-changelog, shop-by_region-repartition\n");
     free(text);
     eddy_plan_free(plan);
 
