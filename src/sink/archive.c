@@ -449,7 +449,10 @@ static eddy_err_t writer_for(struct eddy_archive_sink *s, const struct afile *f,
     snprintf(first, sizeof first, "%" PRId64, f->first);
     snprintf(last, sizeof last, "%" PRId64, f->last);
     eddy_buf_reset(&s->path);
-    eddy_buf_printf(&s->path, "%spart-%s-%s-%s.parquet", s->dir.data, s->label, first, last);
+    eddy_buf_printf(&s->path, "%spart-%s-%s-%s", s->dir.data, s->label, first, last);
+    if (f->first > f->last) /* no input since the previous file: unique by its number */
+        eddy_buf_printf(&s->path, "-s%" PRIu64, f->seq);
+    eddy_buf_puts(&s->path, ".parquet");
     if (eddy_buf_err(&s->path))
         return EDDY_ENOMEM;
     const struct eddy_parquet_kv meta[] = {

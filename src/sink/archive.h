@@ -7,7 +7,9 @@
  *
  * where <label> is the task (its input partition; in local mode the input
  * file's name) and [first, last] the input offsets the task consumed while
- * the file was open.
+ * the file was open. A file sealed with no input consumed since the previous
+ * one (rows of repartitioned aggregations, end of input) has the empty range
+ * [previous last + 1, previous last] and "-s<file number>" before ".parquet".
  *
  * Effectively once. Rows go into the open file, held in memory as compact
  * encoded rows. eddy__archive_roll() seals the open file when it is due (its

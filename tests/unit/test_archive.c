@@ -429,7 +429,7 @@ Test(archive, local_mode_files_are_named_after_the_input_and_visible_only_when_s
     lake_listing(&got);
     /* the first file of each sink covers records 0-39, its next one 40-39:
      * no record since (an empty range after the previous file) */
-    cr_assert(strstr(got.data, "per_service/service=auth/part-day-1.jsonl-40-39.parquet"), "%s",
+    cr_assert(strstr(got.data, "per_service/service=auth/part-day-1.jsonl-40-39-s1.parquet"), "%s",
               got.data);
     cr_assert_null(strstr(got.data, "/."), "no temporary file left: %s", got.data);
     const struct eddy_task_stats *ts = eddy__task_stats(task);
@@ -465,6 +465,45 @@ Test(archive, a_failed_publication_reports_eio_and_publishes_nothing)
     cr_assert_eq(st->archive_errors, geteuid() != 0 ? 1 : 0);
     cr_assert_eq(st->archive_rows_written, 0);
     eddy__task_free(task);
+    eddy_plan_free(plan);
+    remove_tree(tmp_root);
+}
+
+Test(archive, files_sealed_without_input_in_between_do_not_overwrite_each_other)
+{
+    make_root();
+    struct eddy_plan *plan = load_plan(tmp_root);
+    const struct eddy_archive *def = &plan->archives[0]; /* per_service */
+    struct eddy_archive_sink *s;
+    cr_assert_eq(eddy__archive_sink_new(def, 0, "7", false, &s), EDDY_OK);
+    struct eddy_value row[13];
+    for (size_t c = 0; c < def->n_columns; c++)
+        row[c] = eddy_value_null();
+    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
+    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    for (int file = 0; file < 3; file++) { /* rows of merged partials only: no offsets */
+        cr_assert_eq(eddy__archive_add(s, row), EDDY_OK);
+        cr_assert(eddy__archive_roll(s, 0, true));
+        cr_assert_eq(eddy__archive_publish(s), EDDY_OK);
+    }
+    eddy__archive_consumed(s, 500);
+    eddy__archive_consumed(s, 501);
+    cr_assert_eq(eddy__archive_add(s, row), EDDY_OK);
+    cr_assert(eddy__archive_roll(s, 0, true));
+    cr_assert_eq(eddy__archive_publish(s), EDDY_OK);
+    cr_assert_eq(eddy__archive_stats(s)->files, 4);
+    struct eddy_buf got;
+    eddy_buf_init(&got);
+    lake_listing(&got);
+    const char *want[] = {"per_service/service=auth/part-7-0--1-s0.parquet\t",
+                          "per_service/service=auth/part-7-0--1-s1.parquet\t",
+                          "per_service/service=auth/part-7-0--1-s2.parquet\t",
+                          "per_service/service=auth/part-7-500-501.parquet\t"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(strstr(got.data, want[i]), "%s not in %s", want[i], got.data);
+    cr_assert_eq(files_in(&got), 4);
+    eddy_buf_release(&got);
+    eddy__archive_sink_free(s);
     eddy_plan_free(plan);
     remove_tree(tmp_root);
 }
