@@ -79,7 +79,8 @@ static char *versioned(const char *name, long version, size_t max, char *errbuf,
 eddy_err_t eddy_plan_version(struct eddy_plan *plan, long version, char **dlq_topic, char *errbuf,
                              size_t errlen)
 {
-    size_t n_new = 2 + plan->n_aggregations + plan->n_alerts + plan->n_patterns, k = 0;
+    size_t n_new = 2 + plan->n_aggregations + plan->n_alerts + plan->n_patterns + plan->n_archives,
+           k = 0;
     char **made = eddy_calloc(n_new, sizeof *made);
     char dlq[NAME_MAX_LEN + TOPIC_MAX_LEN];
     bool invalid = false;
@@ -108,6 +109,10 @@ eddy_err_t eddy_plan_version(struct eddy_plan *plan, long version, char **dlq_to
         if (!(made[k++] = versioned(plan->patterns[p].output_topic, version, TOPIC_MAX_LEN, errbuf,
                                     errlen, &invalid)))
             goto out;
+    for (size_t i = 0; i < plan->n_archives; i++) /* their directories: <name>.vV */
+        if (!(made[k++] = versioned(plan->archives[i].name, version, NAME_MAX_LEN, errbuf, errlen,
+                                    &invalid)))
+            goto out;
     if (!internal_names_fit(plan, made[0], errbuf, errlen)) {
         invalid = true;
         goto out;
@@ -128,6 +133,10 @@ eddy_err_t eddy_plan_version(struct eddy_plan *plan, long version, char **dlq_to
     for (size_t p = 0; p < plan->n_patterns; p++) {
         eddy_free(plan->patterns[p].output_topic);
         plan->patterns[p].output_topic = made[k++];
+    }
+    for (size_t i = 0; i < plan->n_archives; i++) {
+        eddy_free(plan->archives[i].name);
+        plan->archives[i].name = made[k++];
     }
     eddy_free(made);
     return EDDY_OK;

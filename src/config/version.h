@@ -8,7 +8,8 @@
  * ("N.vV-instances"), so it shares no state with version 1 (the topology as
  * `eddy run` runs it). Every topic it writes for readers gets the suffix
  * ".vV": each aggregation's, alert's and pattern's output topic (T ->
- * "T.vV") and the dead-letter topic ("N-dlq.vV"). The input topic is the
+ * "T.vV") and the dead-letter topic ("N-dlq.vV"); every archive writes
+ * under <path>/<name>.vV/ instead of <path>/<name>/. The input topic is the
  * same.
  *
  * V is a decimal integer from 1 to EDDY_VERSION_MAX without sign or leading

@@ -34,6 +34,8 @@ static const char shop_yaml[] = "name: shop\n"
                                 "    window: {tumbling: 1m}\n"
                                 "    metrics: {requests: count()}\n"
                                 "    output: {topic: regions}\n"
+                                "    archive: {path: /lake, partition_by: [date]}\n"
+                                "archive: {path: /lake}\n"
                                 "alerts:\n"
                                 "  - name: busy\n"
                                 "    on: svc_1m\n"
@@ -100,6 +102,10 @@ Test(version, plan_gets_the_versioned_name_outputs_and_dead_letter_topic)
     cr_assert_str_eq(plan->alerts[0].output_topic, "shop-alerts.v2");
     cr_assert_str_eq(plan->alerts[1].output_topic, "pager.v2");
     cr_assert(plan->aggregations[1].repartition);
+    cr_assert_eq(plan->n_archives, 2); /* their directories */
+    cr_assert_str_eq(plan->archives[0].name, "region_1m.v2");
+    cr_assert_str_eq(plan->archives[1].name, "events.v2");
+    cr_assert_str_eq(plan->archives[1].path, "/lake");
     eddy_free(dlq);
     eddy_plan_free(plan);
 }
