@@ -16,6 +16,8 @@ echo "== local mode, whole topologies, and the codec (bench/local)"
 "$root/bench/local" "$build" 1000000
 echo "== two years of history vs 17 minutes of the same frames (bench/history.sh)"
 "$root/bench/history.sh" 1000000 "$build"
+echo "== what archiving to Parquet costs (bench/archive.sh)"
+"$root/bench/archive.sh" 1000000 "$build"
 echo "== Kafka mode (starts the single-node broker when none runs)"
 "$root/scripts/kafka" start >/dev/null
 echo "-- exactly once vs at least once, one instance over a backlog (bench/eos_throughput.sh)"
