@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fs.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "sink/parquet_enc.h"
@@ -806,32 +807,6 @@ static eddy_err_t init_columns(struct eddy_parquet_writer *w,
     return EDDY_OK;
 }
 
-/* mkdir -p @dir. */
-static eddy_err_t make_dirs(const char *dir)
-{
-    char *copy = eddy_strdup(dir);
-    if (!copy)
-        return EDDY_ENOMEM;
-    eddy_err_t err = EDDY_OK;
-    for (char *p = copy + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            eddy_log(EDDY_LOG_ERROR, "parquet", "cannot create directory '%s': %s", copy,
-                     strerror(errno));
-            err = EDDY_EIO;
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    eddy_free(copy);
-    return err;
-}
-
 /* Sets path, dir_path and the hidden tmp_path beside the final path. */
 static eddy_err_t init_paths(struct eddy_parquet_writer *w, const char *path)
 {
@@ -875,7 +850,7 @@ eddy_err_t eddy__parquet_open(const char *path, const struct eddy_parquet_schema
     if ((err = apply_options(w, options)) || (err = init_columns(w, schema)) ||
         (err = init_paths(w, path)))
         goto out;
-    if (w->opt.create_dirs && (err = make_dirs(w->dir_path)))
+    if (w->opt.create_dirs && (err = eddy_mkdirs(w->dir_path, "parquet")))
         goto out;
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {

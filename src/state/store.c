@@ -23,6 +23,7 @@
 #include <rocksdb/c.h>
 
 #include "core/alloc.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "state/be64.h"
 #include "state/store_internal.h"
@@ -56,32 +57,6 @@ static uint64_t get_u64_be(const unsigned char in[8])
     for (int i = 0; i < 8; i++)
         v = (v << 8) | in[i];
     return v;
-}
-
-/* mkdir -p; EDDY_EIO with a log line on failure. */
-static eddy_err_t make_dirs(const char *dir)
-{
-    char *path = eddy_strdup(dir);
-    if (!path)
-        return EDDY_ENOMEM;
-    eddy_err_t err = EDDY_OK;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            eddy_log(EDDY_LOG_ERROR, "state", "cannot create state dir '%s': %s", path,
-                     strerror(errno));
-            err = EDDY_EIO;
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    eddy_free(path);
-    return err;
 }
 
 static char *join_path(const char *dir, const char *leaf)
@@ -354,7 +329,7 @@ eddy_err_t eddy__state_open(const char *dir, const struct eddy_state_opts *opts,
         return EDDY_EINVAL;
     char **listed = NULL;
     size_t nlisted = 0;
-    eddy_err_t err = make_dirs(dir);
+    eddy_err_t err = eddy_mkdirs(dir, "state");
     if (err)
         return err;
     struct eddy_state *st = eddy_calloc(1, sizeof *st);

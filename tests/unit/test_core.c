@@ -3,10 +3,15 @@
  * stability (its values are part of persisted state).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/fs.h"
 #include "core/hash.h"
 #include "core/time.h"
 #include "eddy/err.h"
@@ -179,4 +184,26 @@ Test(core, hash_values_are_pinned)
         cr_expect_eq(eddy_hash64(text, pinned[i].len, 12345), pinned[i].seed12345,
                      "length %zu, seed 12345", pinned[i].len);
     }
+}
+
+Test(fs, mkdirs_makes_every_level_accepts_existing_ones_and_fails_on_a_file)
+{
+    char root[] = "/tmp/eddy-test-fs.XXXXXX", path[128], file[128];
+    cr_assert_not_null(mkdtemp(root));
+    snprintf(path, sizeof path, "%s/a/b=c/d/", root);
+    cr_assert_eq(eddy_mkdirs(path, "test"), EDDY_OK);
+    struct stat st;
+    snprintf(file, sizeof file, "%s/a/b=c/d", root);
+    cr_assert_eq(stat(file, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    cr_assert_eq(eddy_mkdirs(path, "test"), EDDY_OK); /* all there already */
+    snprintf(file, sizeof file, "%s/a/f", root);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/a/f/g", root);
+    cr_assert_eq(eddy_mkdirs(path, "test"), EDDY_EIO); /* a file in the way */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    cr_assert_eq(system(cmd), 0);
 }
