@@ -20,6 +20,7 @@ enum { TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_INT, TAG_NUM, TAG_STR };
 #define KEY_HEAD 'H'
 #define KEY_SEAL 'S'
 #define RETRY_NS (5 * 1000000000LL) /* a failed publication is retried after this */
+#define SEGMENT_BYTES (512u << 10)  /* the largest changelog record of rows, but for one row */
 
 struct afile {
     uint64_t seq;
@@ -598,12 +599,24 @@ eddy_err_t eddy__archive_changes(struct eddy_archive_sink *s, eddy_archive_put_f
             file_remove(s, i);
             continue;
         }
-        if (f->rows.len > f->shipped) {
+        while (f->rows.len > f->shipped) {
+            /* segments of at most SEGMENT_BYTES, cut between rows (a longer
+             * row is a segment of its own): a changelog record must stay
+             * under the broker's message size limit (1 MB by default) */
+            size_t end = f->shipped, next = end;
+            while (next < f->rows.len &&
+                   (next == f->shipped || next - f->shipped <= SEGMENT_BYTES)) {
+                end = next;
+                if (!decode_row(s, &f->rows, &next))
+                    return EDDY_ESTATE;
+            }
+            if (next - f->shipped <= SEGMENT_BYTES || end == f->shipped)
+                end = next;
             if ((err = put(ctx, k, key_of(k, KEY_SEGMENT, s->index, f, f->segments),
-                           f->rows.data + f->shipped, f->rows.len - f->shipped)))
+                           f->rows.data + f->shipped, end - f->shipped)))
                 return err;
             f->segments++;
-            f->shipped = f->rows.len;
+            f->shipped = end;
         }
         if (f->sealed && !f->seal_shipped) {
             put_be(v, (uint64_t)f->first, 8);

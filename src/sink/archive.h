@@ -29,7 +29,9 @@
  * is ever visible.
  *
  * Store "archive" (one per task, shared by its archives; byte 1 of every key
- * is the archive's index in plan->archives):
+ * is the archive's index in plan->archives; a commit's rows are cut into
+ * segments of at most 512 KB, between rows, to stay under the broker's
+ * message size limit):
  *   'F' idx be64(file) be32(segment) -> encoded rows
  *   'H' idx                          -> be64(open file) be64(first) be64(last)
  *   'S' idx be64(file)               -> be64(first) be64(last) be32(segments)

@@ -507,3 +507,80 @@ Test(archive, files_sealed_without_input_in_between_do_not_overwrite_each_other)
     eddy_plan_free(plan);
     remove_tree(tmp_root);
 }
+
+struct sizes {
+    struct kvmap *map;
+    size_t max_value, segments;
+};
+
+static eddy_err_t put_sized(void *ctx, const void *key, size_t key_len, const void *value,
+                            size_t value_len)
+{
+    struct sizes *sz = ctx;
+    if (value && ((const unsigned char *)key)[0] == 'F') {
+        sz->segments++;
+        if (value_len > sz->max_value)
+            sz->max_value = value_len;
+        cr_assert(value_len <= (512 << 10) || value_len > (700 << 10), "segment of %zu bytes",
+                  value_len);
+    }
+    return kv_put(sz->map, EDDY_STORE_ARCHIVE, key, key_len, value, value_len);
+}
+
+Test(archive, a_commit_of_many_rows_is_cut_into_segments_below_the_message_limit)
+{
+    make_root();
+    struct eddy_plan *plan = load_plan(tmp_root);
+    const struct eddy_archive *def = &plan->archives[0];
+    struct eddy_archive_sink *a, *b;
+    cr_assert_eq(eddy__archive_sink_new(def, 0, "1", true, &a), EDDY_OK);
+    struct eddy_value row[13];
+    for (size_t c = 0; c < def->n_columns; c++)
+        row[c] = eddy_value_null();
+    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
+    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    static char big[700 << 10];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 40; i++) { /* 40 rows of 100 KB, one of 700 KB in the middle */
+        row[3] = (struct eddy_value){EDDY_V_STR, {.s = {big, i == 20 ? sizeof big : 100 << 10}}};
+        eddy__archive_consumed(a, i);
+        cr_assert_eq(eddy__archive_add(a, row), EDDY_OK);
+    }
+    struct kvmap map = {0};
+    struct sizes sz = {&map, 0, 0};
+    cr_assert(eddy__archive_roll(a, 0, true));
+    cr_assert_eq(eddy__archive_changes(a, put_sized, &sz), EDDY_OK);
+    cr_assert_geq(sz.segments, 9);
+    /* the largest segment is the 700 KB row alone: timestamp 9 bytes, two
+     * strings with 5-byte headers, 10 nulls; the others hold at most 512 KB */
+    cr_assert_eq(sz.max_value, 9 + (5 + 4) + (5 + (700 << 10)) + 10, "max %zu", sz.max_value);
+    /* a fresh sink loads the segments in key order and writes the same file */
+    cr_assert_eq(eddy__archive_sink_new(def, 0, "1", true, &b), EDDY_OK);
+    qsort(map.items, map.n, sizeof *map.items, kv_cmp);
+    for (size_t i = 0; i < map.n; i++)
+        cr_assert_eq(eddy__archive_load(b, map.items[i].key, map.items[i].key_len,
+                                        map.items[i].value, map.items[i].value_len),
+                     EDDY_OK);
+    cr_assert_eq(eddy__archive_publish(b), EDDY_OK);
+    struct eddy_buf from_load, direct;
+    eddy_buf_init(&from_load);
+    eddy_buf_init(&direct);
+    lake_listing(&from_load);
+    char lake[300];
+    snprintf(lake, sizeof lake, "%s/lake", tmp_root);
+    remove_tree(lake);
+    eddy__archive_committed(a);
+    cr_assert_eq(eddy__archive_publish(a), EDDY_OK);
+    lake_listing(&direct);
+    cr_assert_str_eq(from_load.data, direct.data);
+    cr_assert(strstr(direct.data, "per_service/service=auth/part-1-0-39.parquet\t"), "%s",
+              direct.data);
+    cr_assert_eq(eddy__archive_stats(b)->rows_written, 40);
+    eddy_buf_release(&from_load);
+    eddy_buf_release(&direct);
+    kv_release(&map);
+    eddy__archive_sink_free(a);
+    eddy__archive_sink_free(b);
+    eddy_plan_free(plan);
+    remove_tree(tmp_root);
+}
