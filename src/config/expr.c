@@ -682,6 +682,12 @@ const char *eddy_expr_source(const struct eddy_expr *e)
     return e->source;
 }
 
+size_t eddy__expr_slot(const struct eddy_expr *e)
+{
+    const struct node *root = &e->nodes[e->n_nodes - 1];
+    return root->op == OP_SLOT ? root->slot : SIZE_MAX;
+}
+
 /* ---- evaluation ----------------------------------------------------------- */
 
 static void eval(const struct eddy_expr *e, uint32_t i, const struct eddy_value *slots,
@@ -830,6 +836,21 @@ static void eval_table(const struct node *n, const struct eddy_value *slots, str
     *out = row < 0 ? eddy_value_null() : *eddy__table_cell(n->table, (size_t)row, n->column);
 }
 
+/* The value of node @i: a field or a literal is read where it is (most
+ * operands are one), anything else evaluated into @tmp. */
+static inline const struct eddy_value *operand(const struct eddy_expr *e, uint32_t i,
+                                               const struct eddy_value *slots,
+                                               struct eddy_value *tmp)
+{
+    const struct node *n = &e->nodes[i];
+    if (n->op == OP_SLOT)
+        return &slots[n->slot];
+    if (n->op == OP_LIT)
+        return &n->lit;
+    eval(e, i, slots, tmp);
+    return tmp;
+}
+
 static void eval(const struct eddy_expr *e, uint32_t i, const struct eddy_value *slots,
                  struct eddy_value *out)
 {
@@ -867,12 +888,12 @@ static void eval(const struct eddy_expr *e, uint32_t i, const struct eddy_value 
         return;
     default: break;
     }
-    eval(e, n->lhs, slots, &a);
-    eval(e, n->rhs, slots, &b);
+    const struct eddy_value *l = operand(e, n->lhs, slots, &a);
+    const struct eddy_value *r = operand(e, n->rhs, slots, &b);
     if (n->op >= OP_EQ && n->op <= OP_GE)
-        eval_compare(n->op, &a, &b, out);
+        eval_compare(n->op, l, r, out);
     else
-        eval_arith(n->op, &a, &b, out);
+        eval_arith(n->op, l, r, out);
 }
 
 void eddy_expr_eval(const struct eddy_expr *expr, const struct eddy_eval_ctx *ctx,

@@ -45,6 +45,10 @@ eddy_err_t eddy__expr_compile(const char *text, const struct eddy_expr_scope *sc
 /* Releases an expression; accepts NULL. */
 void eddy__expr_free(struct eddy_expr *e);
 
+/* The slot of @e when it is a plain field reference (its value is then that
+ * slot's, unchanged), else SIZE_MAX. */
+size_t eddy__expr_slot(const struct eddy_expr *e);
+
 /* The source text of @e, trimmed of surrounding blanks; owned by @e. Two
  * metrics whose arguments have the same source may share a sketch. */
 const char *eddy_expr_source(const struct eddy_expr *e);

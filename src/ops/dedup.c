@@ -27,6 +27,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "core/alloc.h"
 
@@ -130,8 +133,9 @@ static size_t pending_cap(size_t cap)
 }
 
 /* Moves the pending ids into the main table. They are scattered over it: the
- * slot of each is prefetched a few inserts ahead, so that the misses
- * overlap instead of costing one after the other. */
+ * slot of each is prefetched 16 inserts ahead (an insert is short, a miss
+ * long: 8 ahead left most of each miss exposed), so that the misses overlap
+ * instead of costing one after the other. */
 static void flush_pending(struct eddy_dedup_store *s)
 {
     size_t n = 0;
@@ -140,12 +144,30 @@ static void flush_pending(struct eddy_dedup_store *s)
             s->pending[n++] = s->pending[i]; /* compacted: the table is emptied below */
     size_t mask = s->cap - 1;
     for (size_t i = 0; i < n; i++) {
-        if (i + 8 < n)
-            __builtin_prefetch(&s->slots[s->pending[i + 8].hash & mask], 1);
+        if (i + 16 < n)
+            __builtin_prefetch(&s->slots[s->pending[i + 16].hash & mask], 1);
         *find(s->slots, s->cap, s->pending[i].hash) = s->pending[i];
     }
     memset(s->pending, 0, s->pending_cap * sizeof *s->pending);
     s->n_pending = 0;
+}
+
+/* Asks for transparent huge pages under the 2 MB-aligned part of a large
+ * table not touched yet: it is probed at random, so with 4 KB pages nearly
+ * every probe also missed the TLB, and first touching it took a page fault
+ * per 4 KB. Only a hint (the contents are unchanged): errors are ignored. */
+static void advise_huge(void *table, size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = 2u << 20;
+    uintptr_t from = ((uintptr_t)table + huge - 1) & ~(huge - 1);
+    uintptr_t to = ((uintptr_t)table + bytes) & ~(huge - 1);
+    if (to > from)
+        (void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+    (void)table;
+    (void)bytes;
+#endif
 }
 
 /* Puts the tables of @cap slots in place: every entry of the old ones (none
@@ -162,6 +184,8 @@ static eddy_err_t tables_make(struct eddy_dedup_store *s, size_t cap, int64_t st
         eddy_free(filter);
         return EDDY_ENOMEM;
     }
+    advise_huge(slots, cap * sizeof *slots);
+    advise_huge(filter, blocks * 8 * sizeof *filter);
     /* the live entries go to their slots 8 inserts after their slot is
      * prefetched: the misses overlap */
     struct entry ring[8];
@@ -247,6 +271,9 @@ void eddy__dedup_prefetch(const struct eddy_dedup_store *s, uint64_t id_hash)
 {
     uint64_t hash = id_hash ? id_hash : 1;
     __builtin_prefetch(s->filter + 8 * filter_block(s, hash));
+    /* and the pending slot a new id goes to (the pending table is in the L2
+     * cache at best: a probe of it at random misses the L1 too) */
+    __builtin_prefetch(&s->pending[hash & (s->pending_cap - 1)], 1);
 }
 
 /* The entry of @hash, or NULL. */

@@ -49,13 +49,29 @@ struct row {
     /* followed by key_len key bytes */
 };
 
+/* A row table slot keeps the row's hash beside the pointer, so that a probe
+ * past another key does not touch (miss on) that key's row. */
+struct slot {
+    uint64_t hash;
+    struct row *row; /* NULL = empty */
+};
+
 struct window {
     int64_t start;
     bool revised; /* retained: some row is revised */
     bool evicted; /* some clean rows were freed: the backing store has them */
-    struct row **slots; /* power-of-two table, NULL = empty */
+    struct slot *slots; /* power-of-two table */
     size_t cap;
     size_t count;
+};
+
+struct arg_copy {
+    size_t arg, slot; /* args[arg] = slots[slot] */
+};
+
+struct arg_eval {
+    size_t arg; /* args[arg] = the value of expr */
+    const struct eddy_expr *expr;
 };
 
 /* One accumulator shared by metrics of the same family and argument. */
@@ -70,6 +86,21 @@ struct eddy_window_store {
     int64_t next_update; /* stream time of the next update emission */
     struct eddy_buf key;  /* encoding scratch */
     struct eddy_value *args; /* per-acc evaluated argument */
+    /* eddy__window_prepare_*: the error of encoding the group key into key
+     * (returned by eddy__window_add_prepared), the key's hash, and the start
+     * of the newest window of the record (one division per record) */
+    uint64_t prepared_hash;
+    eddy_err_t prepared_err;
+    int64_t prepared_start;
+    /* how args is filled per record: arguments that are plain fields are
+     * copied from their slots, the others evaluated; those of accs without
+     * an argument stay NULL */
+    struct arg_copy *arg_copies;
+    struct arg_eval *arg_evals;
+    size_t n_arg_copies, n_arg_evals;
+    /* the accs whose memory can change (sketches, top_k, arg_max strings) */
+    size_t *sized_accs;
+    size_t n_sized_accs;
     struct row **sorted;     /* emission scratch */
     size_t sorted_cap;
     struct eddy_value *group, *metrics; /* emission scratch */
@@ -125,21 +156,37 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     ws->metric_acc = agg->metric_acc;
     eddy_buf_init(&ws->bkey);
     eddy_buf_init(&ws->bvalue);
-    for (size_t a = 0; a < ws->n_accs; a++)
-        if (ws->accs[a].kind != EDDY_M_COUNT && ws->accs[a].kind != EDDY_M_RATIO &&
-            ws->accs[a].kind != EDDY_M_SUM && ws->accs[a].kind != EDDY_M_MIN &&
-            ws->accs[a].kind != EDDY_M_MAX)
-            ws->has_sketches = true; /* sketches, top_k summaries, arg_max strings */
     eddy_err_t err = EDDY_OK;
-    size_t nm = agg->n_metrics ? agg->n_metrics : 1;
+    size_t nm = agg->n_metrics ? agg->n_metrics : 1, na = ws->n_accs ? ws->n_accs : 1;
     if (!err) {
         /* args[a], then args[n_accs + a] for the second arguments */
-        ws->args = eddy_calloc(ws->n_accs ? 2 * ws->n_accs : 1, sizeof *ws->args);
+        ws->args = eddy_calloc(2 * na, sizeof *ws->args);
+        ws->arg_copies = eddy_calloc(2 * na, sizeof *ws->arg_copies);
+        ws->arg_evals = eddy_calloc(2 * na, sizeof *ws->arg_evals);
+        ws->sized_accs = eddy_calloc(na, sizeof *ws->sized_accs);
         ws->group = eddy_calloc(agg->n_group ? agg->n_group : 1, sizeof *ws->group);
         ws->metrics = eddy_calloc(nm, sizeof *ws->metrics);
         ws->errors = eddy_calloc(nm, sizeof *ws->errors);
-        if (!ws->args || !ws->group || !ws->metrics || !ws->errors)
+        if (!ws->args || !ws->arg_copies || !ws->arg_evals || !ws->sized_accs || !ws->group ||
+            !ws->metrics || !ws->errors)
             err = EDDY_ENOMEM;
+    }
+    for (size_t a = 0; !err && a < ws->n_accs; a++) {
+        const struct eddy_acc_def *def = &ws->accs[a];
+        if (def->kind != EDDY_M_COUNT && def->kind != EDDY_M_RATIO && def->kind != EDDY_M_SUM &&
+            def->kind != EDDY_M_MIN && def->kind != EDDY_M_MAX) {
+            ws->has_sketches = true; /* sketches, top_k summaries, arg_max strings */
+            ws->sized_accs[ws->n_sized_accs++] = a;
+        }
+        for (int second = 0; second < 2; second++) {
+            const struct eddy_expr *arg = second ? def->arg2 : def->arg;
+            size_t i = second ? ws->n_accs + a : a, slot = arg ? eddy__expr_slot(arg) : SIZE_MAX;
+            ws->args[i] = eddy_value_null();
+            if (arg && slot != SIZE_MAX)
+                ws->arg_copies[ws->n_arg_copies++] = (struct arg_copy){i, slot};
+            else if (arg)
+                ws->arg_evals[ws->n_arg_evals++] = (struct arg_eval){i, arg};
+        }
     }
     if (!err && agg->window.kind == EDDY_WIN_SESSION)
         err = eddy__session_store_new(agg, grace_ms, &ws->sessions);
@@ -167,11 +214,13 @@ static void row_free(const struct eddy_window_store *ws, struct row *row)
 
 static void window_release(struct eddy_window_store *ws, struct window *w)
 {
-    for (size_t i = 0; i < w->cap; i++)
-        if (w->slots[i]) {
-            ws->bytes -= ROW_BYTES(ws, w->slots[i]->key_len) + w->slots[i]->sketch_bytes;
-            row_free(ws, w->slots[i]);
+    for (size_t i = 0; i < w->cap; i++) {
+        struct row *r = w->slots[i].row;
+        if (r) {
+            ws->bytes -= ROW_BYTES(ws, r->key_len) + r->sketch_bytes;
+            row_free(ws, r);
         }
+    }
     ws->rows -= w->count;
     eddy_free(w->slots);
 }
@@ -184,6 +233,9 @@ void eddy__window_store_free(struct eddy_window_store *ws)
         window_release(ws, &ws->windows[i]);
     eddy_free(ws->windows);
     eddy_free(ws->args);
+    eddy_free(ws->arg_copies);
+    eddy_free(ws->arg_evals);
+    eddy_free(ws->sized_accs);
     eddy_free(ws->sorted);
     eddy_free(ws->group);
     eddy_free(ws->metrics);
@@ -298,7 +350,7 @@ static struct window *window_get(struct eddy_window_store *ws, int64_t start)
     if (!eddy_array_reserve(&ws->windows, &ws->cap_windows, ws->n_windows + 1,
                             sizeof *ws->windows, 8))
         return NULL;
-    struct row **slots = eddy_calloc(16, sizeof *slots);
+    struct slot *slots = eddy_calloc(16, sizeof *slots);
     if (!slots)
         return NULL;
     memmove(&ws->windows[i + 1], &ws->windows[i], (ws->n_windows - i) * sizeof *ws->windows);
@@ -307,32 +359,60 @@ static struct window *window_get(struct eddy_window_store *ws, int64_t start)
     return &ws->windows[i];
 }
 
-static struct row **row_slot(struct window *w, uint64_t hash, const void *key, size_t len)
+/* The window of @start, or NULL; never creates one. */
+static const struct window *window_find(const struct eddy_window_store *ws, int64_t start)
+{
+    for (size_t i = ws->n_windows; i > 0; i--)
+        if (ws->windows[i - 1].start <= start)
+            return ws->windows[i - 1].start == start ? &ws->windows[i - 1] : NULL;
+    return NULL;
+}
+
+/* Whether the @len bytes at @a and @b are equal: inline, a word at a time
+ * (group keys are short; a call to memcmp cost more than the compare). */
+static inline bool key_equal(const unsigned char *a, const unsigned char *b, size_t len)
+{
+    uint64_t x, y, diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < len; i++)
+        diff |= (uint64_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static struct slot *row_slot(struct window *w, uint64_t hash, const void *key, size_t len)
 {
     size_t mask = w->cap - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        struct row *r = w->slots[i];
-        if (!r || (r->hash == hash && r->key_len == len &&
-                   memcmp(r->key, key, len) == 0))
-            return &w->slots[i];
+        struct slot *s = &w->slots[i];
+        if (!s->row ||
+            (s->hash == hash && s->row->key_len == len && key_equal(s->row->key, key, len)))
+            return s;
     }
+}
+
+/* Puts @r in the first empty slot from its hash's home in @slots. */
+static void slot_put(struct slot *slots, size_t cap, struct row *r)
+{
+    size_t j = r->hash & (cap - 1);
+    while (slots[j].row)
+        j = (j + 1) & (cap - 1);
+    slots[j] = (struct slot){r->hash, r};
 }
 
 static bool window_grow(struct window *w)
 {
     size_t cap = w->cap * 2;
-    struct row **slots = eddy_calloc(cap, sizeof *slots);
+    struct slot *slots = eddy_calloc(cap, sizeof *slots);
     if (!slots)
         return false;
-    for (size_t i = 0; i < w->cap; i++) {
-        struct row *r = w->slots[i];
-        if (!r)
-            continue;
-        size_t j = r->hash & (cap - 1);
-        while (slots[j])
-            j = (j + 1) & (cap - 1);
-        slots[j] = r;
-    }
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->slots[i].row)
+            slot_put(slots, cap, w->slots[i].row);
     eddy_free(w->slots);
     w->slots = slots;
     w->cap = cap;
@@ -343,9 +423,9 @@ static struct row *row_get(struct eddy_window_store *ws, struct window *w, uint6
 {
     const void *key = ws->key.data;
     size_t len = ws->key.len;
-    struct row **slot = row_slot(w, hash, key, len);
-    if (*slot)
-        return *slot;
+    struct slot *slot = row_slot(w, hash, key, len);
+    if (slot->row)
+        return slot->row;
     if ((w->count + 1) * 4 > w->cap * 3) {
         if (!window_grow(w))
             return NULL;
@@ -360,7 +440,7 @@ static struct row *row_get(struct eddy_window_store *ws, struct window *w, uint6
     r->key_len = (uint32_t)len;
     if (len)
         memcpy(r->key, key, len);
-    *slot = r;
+    *slot = (struct slot){hash, r};
     w->count++;
     ws->rows++;
     ws->bytes += ROW_BYTES(ws, len);
@@ -373,8 +453,10 @@ static void row_account(struct eddy_window_store *ws, struct row *r)
     if (!ws->has_sketches)
         return;
     size_t m = 0;
-    for (size_t a = 0; a < ws->n_accs; a++)
+    for (size_t i = 0; i < ws->n_sized_accs; i++) {
+        size_t a = ws->sized_accs[i];
         m += eddy_acc_memory(&r->accs[a], ws->accs[a].kind);
+    }
     ws->bytes = ws->bytes - r->sketch_bytes + m;
     r->sketch_bytes = (uint32_t)(m < UINT32_MAX ? m : UINT32_MAX);
 }
@@ -468,34 +550,77 @@ size_t eddy__window_retained_windows(const struct eddy_window_store *ws)
     return ws->n_retained;
 }
 
+/* Prefetches the row of the prepared key in the newest window of the
+ * record, if that window has it: the whole row, its accumulators and key.
+ * The probe reads only slots (a few: a longer run is left to the update). */
+static void prefetch_row(const struct eddy_window_store *ws)
+{
+    const struct window *w = window_find(ws, ws->prepared_start);
+    if (!w)
+        return;
+    uint64_t hash = ws->prepared_hash;
+    size_t mask = w->cap - 1;
+    for (size_t i = hash & mask, n = 0; n < 8 && w->slots[i].row; i = (i + 1) & mask, n++) {
+        if (w->slots[i].hash == hash) {
+            const char *r = (const char *)w->slots[i].row;
+            for (size_t at = 0; at < ROW_BYTES(ws, ws->key.len) - 16; at += 64)
+                __builtin_prefetch(r + at, 1);
+            return;
+        }
+    }
+}
+
+void eddy__window_prepare_key(struct eddy_window_store *ws, const struct eddy_value *slots)
+{
+    ws->prepared_err = eddy__group_key_encode(ws->agg, slots, &ws->key);
+}
+
+void eddy__window_prepare_row(struct eddy_window_store *ws, int64_t ts)
+{
+    if (ws->prepared_err)
+        return;
+    ws->prepared_hash = eddy_hash64(ws->key.data, ws->key.len, 0);
+    if (ws->sessions)
+        return;
+    int64_t advance = ws->agg->window.advance_ms;
+    ws->prepared_start = eddy_floor_div(ts, advance) * advance;
+    prefetch_row(ws);
+}
+
+void eddy__window_prepare_args(struct eddy_window_store *ws, const struct eddy_value *slots)
+{
+    for (size_t i = 0; i < ws->n_arg_copies; i++)
+        ws->args[ws->arg_copies[i].arg] = slots[ws->arg_copies[i].slot];
+    struct eddy_eval_ctx ctx = {.slots = slots};
+    for (size_t i = 0; i < ws->n_arg_evals; i++)
+        eddy_expr_eval(ws->arg_evals[i].expr, &ctx, &ws->args[ws->arg_evals[i].arg]);
+}
+
 eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
                             int64_t ts, int64_t stream_time, bool *late)
 {
+    eddy__window_prepare_key(ws, slots);
+    eddy__window_prepare_row(ws, ts);
+    eddy__window_prepare_args(ws, slots);
+    return eddy__window_add_prepared(ws, ts, stream_time, late);
+}
+
+eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
+                                     int64_t stream_time, bool *late)
+{
     const struct eddy_aggregation *agg = ws->agg;
     int64_t size = agg->window.size_ms, advance = agg->window.advance_ms;
+    uint64_t hash = ws->prepared_hash;
+    eddy_err_t err;
     *late = false;
-    eddy_err_t err = eddy__group_key_encode(agg, slots, &ws->key);
-    if (err)
-        return err;
-    uint64_t hash = eddy_hash64(ws->key.data, ws->key.len, 0);
-    struct eddy_eval_ctx ctx = {.slots = slots};
-    for (size_t a = 0; a < ws->n_accs; a++) {
-        if (ws->accs[a].arg)
-            eddy_expr_eval(ws->accs[a].arg, &ctx, &ws->args[a]);
-        else
-            ws->args[a] = eddy_value_null();
-        if (ws->accs[a].arg2)
-            eddy_expr_eval(ws->accs[a].arg2, &ctx, &ws->args[ws->n_accs + a]);
-        else
-            ws->args[ws->n_accs + a] = eddy_value_null();
-    }
+    if (ws->prepared_err)
+        return ws->prepared_err;
     if (ws->sessions)
         return eddy__session_add(ws->sessions, ws->key.data, ws->key.len, hash, ws->args, ts,
                                  stream_time, late);
     size_t open = 0;
     /* windows start at or after the epoch, as in Kafka Streams */
-    for (int64_t start = eddy_floor_div(ts, advance) * advance; start > ts - size && start >= 0;
-         start -= advance) {
+    for (int64_t start = ws->prepared_start; start > ts - size && start >= 0; start -= advance) {
         bool retained = false;
         struct window *w;
         if (window_closed(ws, start, stream_time)) {
@@ -693,8 +818,8 @@ static eddy_err_t emit_window(struct eddy_window_store *ws, const struct window 
         return EDDY_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < w->cap; i++)
-        if (w->slots[i] && (final || w->slots[i]->dirty))
-            ws->sorted[n++] = w->slots[i];
+        if (w->slots[i].row && (final || w->slots[i].row->dirty))
+            ws->sorted[n++] = w->slots[i].row;
     qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
     if (final && ws->blank)
         return emit_final_with_blanks(ws, w, n, emit, ctx);
@@ -743,8 +868,8 @@ static eddy_err_t emit_revisions(struct eddy_window_store *ws, int64_t stream_ti
             return EDDY_ENOMEM;
         size_t n = 0;
         for (size_t k = 0; k < w->cap; k++)
-            if (w->slots[k] && w->slots[k]->revised)
-                ws->sorted[n++] = w->slots[k];
+            if (w->slots[k].row && w->slots[k].row->revised)
+                ws->sorted[n++] = w->slots[k].row;
         qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
         w->revised = false;
         for (size_t k = 0; k < n; k++) {
@@ -887,8 +1012,8 @@ static eddy_err_t emit_streamed(struct eddy_window_store *ws, struct window *w,
         return EDDY_ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < w->cap; i++)
-        if (w->slots[i])
-            ws->sorted[n++] = w->slots[i];
+        if (w->slots[i].row)
+            ws->sorted[n++] = w->slots[i].row;
     qsort(ws->sorted, n, sizeof *ws->sorted, row_cmp_keys);
     struct stream_ctx sc = {ws, w, 0, n, emit, ctx, EDDY_OK};
     eddy_err_t err = ws->backing.scan(ws->backing.ctx, w->start, stream_row, &sc);
@@ -908,17 +1033,17 @@ size_t eddy__window_evict(struct eddy_window_store *ws)
         struct window *w = &ws->windows[i];
         size_t keep = 0;
         for (size_t k = 0; k < w->cap; k++)
-            keep += w->slots[k] && !row_clean(ws, w->slots[k]);
+            keep += w->slots[k].row && !row_clean(ws, w->slots[k].row);
         if (keep == w->count)
             continue;
         size_t cap = 16;
         while (keep * 2 > cap)
             cap *= 2;
-        struct row **slots = eddy_calloc(cap, sizeof *slots);
+        struct slot *slots = eddy_calloc(cap, sizeof *slots);
         if (!slots)
             continue; /* not evicted this time */
         for (size_t k = 0; k < w->cap; k++) {
-            struct row *r = w->slots[k];
+            struct row *r = w->slots[k].row;
             if (!r)
                 continue;
             if (row_clean(ws, r)) {
@@ -927,10 +1052,7 @@ size_t eddy__window_evict(struct eddy_window_store *ws)
                 ws->rows--;
                 continue;
             }
-            size_t j = r->hash & (cap - 1);
-            while (slots[j])
-                j = (j + 1) & (cap - 1);
-            slots[j] = r;
+            slot_put(slots, cap, r);
         }
         eddy_free(w->slots);
         w->slots = slots;
@@ -941,11 +1063,31 @@ size_t eddy__window_evict(struct eddy_window_store *ws)
     return before - ws->bytes;
 }
 
+/* Whether eddy__window_advance (without flush) has nothing to do at
+ * @stream_time, the usual case as it runs after every record: no revision
+ * pending, no open window closed, no retained one expired, no blank keys
+ * kept (emit_gap) and no update emission due (emit_updates). */
+static bool advance_idle(const struct eddy_window_store *ws, int64_t stream_time)
+{
+    const struct eddy_aggregation *agg = ws->agg;
+    if (ws->n_revised || ws->n_prev_keys)
+        return false;
+    if (ws->n_retained < ws->n_windows &&
+        window_closed(ws, ws->windows[ws->n_retained].start, stream_time))
+        return false;
+    if (ws->n_retained && window_expired(ws, ws->windows[0].start, stream_time))
+        return false;
+    return !agg->emit.updates || agg->emit.update_interval_ms <= 0 ||
+           stream_time < ws->next_update;
+}
+
 eddy_err_t eddy__window_advance(struct eddy_window_store *ws, int64_t stream_time, bool flush,
                                 eddy_window_emit_fn emit, void *ctx)
 {
     if (ws->sessions)
         return eddy__session_advance(ws->sessions, stream_time, flush, emit, ctx);
+    if (!flush && advance_idle(ws, stream_time))
+        return EDDY_OK;
     eddy_err_t err = emit_revisions(ws, stream_time, emit, ctx);
     if (err)
         return err;
@@ -1070,7 +1212,7 @@ eddy_err_t eddy__window_changes(struct eddy_window_store *ws,
     for (size_t i = 0; i < ws->n_windows; i++) {
         struct window *w = &ws->windows[i];
         for (size_t k = 0; k < w->cap; k++) {
-            struct row *r = w->slots[k];
+            struct row *r = w->slots[k].row;
             if (!r || !r->changed)
                 continue;
             eddy_err_t err = encode_row(ws, w->start, r);
@@ -1224,7 +1366,7 @@ eddy_err_t eddy__window_ship(struct eddy_window_store *ws,
     for (size_t i = 0; i < ws->n_windows && !err; i++) {
         struct window *w = &ws->windows[i];
         for (size_t k = 0; k < w->cap && !err; k++) {
-            struct row *r = w->slots[k];
+            struct row *r = w->slots[k].row;
             if (!r || (err = encode_row(ws, w->start, r)))
                 continue;
             size_t key_len = 8 + r->key_len;

@@ -121,6 +121,24 @@ void eddy__window_correct(struct eddy_window_store *ws, int64_t correct_within_m
 eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_value *slots,
                             int64_t ts, int64_t stream_time, bool *late);
 
+/* eddy__window_add in steps, so that a task can prepare every aggregation
+ * of a record early and the cache misses of its rows overlap its other work
+ * (the dedup check): eddy__window_prepare_key encodes the group key;
+ * eddy__window_prepare_row hashes it and prefetches the key's row (apart,
+ * so that a task can encode every key first: a hash right after the
+ * encoding would read bytes still in the store buffer and stall);
+ * eddy__window_prepare_args evaluates the metric arguments. None of them
+ * changes anything observable. eddy__window_add_prepared then adds the
+ * record exactly as eddy__window_add would (and returns the encoding's
+ * error, if any). They must be called in this order for one record, with
+ * the same @ts and unchanged @slots, with no other call on @ws in
+ * between. */
+void eddy__window_prepare_key(struct eddy_window_store *ws, const struct eddy_value *slots);
+void eddy__window_prepare_row(struct eddy_window_store *ws, int64_t ts);
+void eddy__window_prepare_args(struct eddy_window_store *ws, const struct eddy_value *slots);
+eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
+                                     int64_t stream_time, bool *late);
+
 /* Emits the pending revisions of retained windows, then emits (and retains,
  * or without corrections drops) every window with end + grace <=
  * @stream_time, drops the retained ones with end + grace + correct_within <=

@@ -414,7 +414,39 @@ static eddy_err_t match_patterns(struct eddy_task *t, int64_t ts, char *late_nam
     return EDDY_OK;
 }
 
-/* Aggregates the decoded record; names the aggregations it was late for. */
+/* The store that takes the records of aggregation @a. */
+static struct eddy_window_store *agg_store(const struct eddy_task *t, size_t a)
+{
+    return t->combine && t->combine[a] ? t->combine[a] : t->stores[a];
+}
+
+/* Whether aggregation @a is prepared by prepare_aggregates(). */
+static bool prepared(const struct eddy_task *t, size_t a)
+{
+    return !t->plan->aggregations[a].rollup && !t->plan->aggregations[a].where;
+}
+
+/* The first half of aggregate(), run before the dedup check so that the
+ * misses of that check and of the rows overlap: prepares every aggregation
+ * fed by events and without a where filter (eddy__window_prepare_*: no
+ * effect but on its scratch, so harmless for a duplicate). Every key is
+ * encoded before any is hashed (see window.h). */
+static void prepare_aggregates(struct eddy_task *t, int64_t ts)
+{
+    size_t n = t->plan->n_aggregations;
+    for (size_t a = 0; a < n; a++)
+        if (prepared(t, a))
+            eddy__window_prepare_key(agg_store(t, a), t->slots);
+    for (size_t a = 0; a < n; a++)
+        if (prepared(t, a))
+            eddy__window_prepare_row(agg_store(t, a), ts);
+    for (size_t a = 0; a < n; a++)
+        if (prepared(t, a))
+            eddy__window_prepare_args(agg_store(t, a), t->slots);
+}
+
+/* Aggregates the decoded record (prepared by prepare_aggregates); names the
+ * aggregations it was late for. */
 static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, size_t cap)
 {
     const struct eddy_plan *plan = t->plan;
@@ -432,8 +464,9 @@ static eddy_err_t aggregate(struct eddy_task *t, int64_t ts, char *late_names, s
                 continue;
         }
         bool late;
-        struct eddy_window_store *ws = t->combine && t->combine[a] ? t->combine[a] : t->stores[a];
-        eddy_err_t err = eddy__window_add(ws, t->slots, ts, t->stream_time, &late);
+        struct eddy_window_store *ws = agg_store(t, a);
+        eddy_err_t err = agg->where ? eddy__window_add(ws, t->slots, ts, t->stream_time, &late)
+                                    : eddy__window_add_prepared(ws, ts, t->stream_time, &late);
         if (err)
             return err;
         if (late)
@@ -476,7 +509,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
         t->stream_time = ts;
     eddy_err_t err = EDDY_OK;
     /* the dedup table is large and probed at random: fetch its slot while
-     * the derived fields are computed (pure, so harmless for a duplicate) */
+     * the derived fields are computed and the aggregations prepared (pure,
+     * so harmless for a duplicate) */
     uint64_t id_hash;
     bool has_id = dedup_hash(t, &id_hash);
     if (has_id)
@@ -484,6 +518,7 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     struct eddy_eval_ctx ctx = {.slots = t->slots};
     for (size_t d = 0; d < plan->n_derives; d++)
         eddy_expr_eval(plan->derives[d].expr, &ctx, &t->slots[plan->derives[d].slot]);
+    prepare_aggregates(t, ts);
     if (has_id && eddy__dedup_seen(t->dedup, id_hash, ts, t->stream_time, &err)) {
         t->stats.duplicates++;
         return EDDY_OK;
