@@ -3,10 +3,12 @@
  */
 #include "sink/archive.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -59,7 +61,7 @@ struct eddy_archive_sink {
     struct eddy_value *vals, *pvals;
     struct writer *writers;
     size_t n_writers, cap_writers;
-    struct eddy_buf dir, path, text;
+    struct eddy_buf dir, path, text, name;
     struct eddy_archive_stats stats;
 };
 
@@ -86,6 +88,7 @@ eddy_err_t eddy__archive_sink_new(const struct eddy_archive *def, size_t index, 
     eddy_buf_init(&s->dir);
     eddy_buf_init(&s->path);
     eddy_buf_init(&s->text);
+    eddy_buf_init(&s->name);
     s->label = eddy_strdup(label);
     s->pcols = eddy_calloc(def->n_columns, sizeof *s->pcols);
     s->pcol_from = eddy_calloc(def->n_columns, sizeof *s->pcol_from);
@@ -139,6 +142,7 @@ void eddy__archive_sink_free(struct eddy_archive_sink *s)
     eddy_buf_release(&s->dir);
     eddy_buf_release(&s->path);
     eddy_buf_release(&s->text);
+    eddy_buf_release(&s->name);
     eddy_free(s);
 }
 
@@ -450,10 +454,7 @@ static eddy_err_t writer_for(struct eddy_archive_sink *s, const struct afile *f,
     snprintf(first, sizeof first, "%" PRId64, f->first);
     snprintf(last, sizeof last, "%" PRId64, f->last);
     eddy_buf_reset(&s->path);
-    eddy_buf_printf(&s->path, "%spart-%s-%s-%s", s->dir.data, s->label, first, last);
-    if (f->first > f->last) /* no input since the previous file: unique by its number */
-        eddy_buf_printf(&s->path, "-s%" PRIu64, f->seq);
-    eddy_buf_puts(&s->path, ".parquet");
+    eddy_buf_printf(&s->path, "%s%s", s->dir.data, s->name.data);
     if (eddy_buf_err(&s->path))
         return EDDY_ENOMEM;
     const struct eddy_parquet_kv meta[] = {
@@ -477,9 +478,41 @@ static eddy_err_t writer_for(struct eddy_archive_sink *s, const struct afile *f,
     return EDDY_OK;
 }
 
+/* Removes the temporary files an earlier attempt at the file @name of @dir
+ * left behind (".<name>.<pid>.<n>.tmp", sink/parquet.h): killed while it
+ * wrote them. Only a committed seal is ever written, and a restored task
+ * writes it again under the same name, so every leftover is found here. */
+static void remove_leftovers(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t nl = strlen(name);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (len > nl + 6 && n[0] == '.' && strncmp(n + 1, name, nl) == 0 && n[nl + 1] == '.' &&
+            strcmp(n + len - 4, ".tmp") == 0) {
+            if (unlinkat(dirfd(d), n, 0) == 0)
+                eddy_log(EDDY_LOG_INFO, "archive",
+                         "removed '%s%s', left by an earlier attempt at '%s'", dir, n, name);
+        }
+    }
+    closedir(d);
+}
+
 static eddy_err_t write_file(struct eddy_archive_sink *s, struct afile *f)
 {
     eddy_err_t err = EDDY_OK;
+    eddy_buf_reset(&s->name); /* the same in every partition directory */
+    eddy_buf_printf(&s->name, "part-%s-%" PRId64 "-%" PRId64, s->label, f->first, f->last);
+    if (f->first > f->last) /* no input since the previous file: unique by its number */
+        eddy_buf_printf(&s->name, "-s%" PRIu64, f->seq);
+    eddy_buf_puts(&s->name, ".parquet");
+    eddy_buf_putc(&s->name, '\0');
+    if (eddy_buf_err(&s->name))
+        return EDDY_ENOMEM;
     size_t pos = 0;
     uint64_t rows = 0;
     while (!err && pos < f->rows.len) {
@@ -511,6 +544,8 @@ static eddy_err_t write_file(struct eddy_archive_sink *s, struct afile *f)
         bytes += eddy__parquet_bytes(w->w);
         err = eddy__parquet_close(w->w);
         w->w = NULL;
+        if (!err)
+            remove_leftovers(w->dir, s->name.data);
         eddy_free(w->dir);
         w->dir = NULL;
         files++;

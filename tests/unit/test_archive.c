@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fs.h"
 #include "core/time.h"
 #include "eddy/topology.h"
 #include "kvmap.h"
@@ -581,6 +582,52 @@ Test(archive, a_commit_of_many_rows_is_cut_into_segments_below_the_message_limit
     kv_release(&map);
     eddy__archive_sink_free(a);
     eddy__archive_sink_free(b);
+    eddy_plan_free(plan);
+    remove_tree(tmp_root);
+}
+
+Test(archive, writing_a_file_removes_the_temporary_files_of_earlier_attempts_at_it)
+{
+    make_root();
+    struct eddy_plan *plan = load_plan(tmp_root);
+    const struct eddy_archive *def = &plan->archives[0];
+    struct eddy_archive_sink *s;
+    cr_assert_eq(eddy__archive_sink_new(def, 0, "7", false, &s), EDDY_OK);
+    char dir[400], path[600];
+    snprintf(dir, sizeof dir, "%s/lake/per_service/service=auth", tmp_root);
+    cr_assert_eq(eddy_mkdirs(dir, "test"), EDDY_OK);
+    static const char *const leftovers[] = {
+        ".part-7-0-9.parquet.4242.0.tmp",   /* killed while writing this file: removed */
+        ".part-7-0-9.parquet.77.3.tmp",     /* removed */
+        ".part-7-0-99.parquet.4242.0.tmp",  /* another file's: kept */
+        ".part-7-0-9.parquet.4242.0.other", /* not a temporary file: kept */
+    };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, leftovers[i]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    struct eddy_value row[13];
+    for (size_t c = 0; c < def->n_columns; c++)
+        row[c] = eddy_value_null();
+    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
+    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    for (int64_t i = 0; i < 10; i++)
+        eddy__archive_consumed(s, i);
+    cr_assert_eq(eddy__archive_add(s, row), EDDY_OK);
+    cr_assert(eddy__archive_roll(s, 0, true));
+    cr_assert_eq(eddy__archive_publish(s), EDDY_OK);
+    struct eddy_buf got;
+    eddy_buf_init(&got);
+    lake_listing(&got);
+    cr_assert(strstr(got.data, "service=auth/.part-7-0-9.parquet.4242.0.other\t"), "%s", got.data);
+    cr_assert(strstr(got.data, "service=auth/.part-7-0-99.parquet.4242.0.tmp\t"), "%s", got.data);
+    cr_assert(strstr(got.data, "service=auth/part-7-0-9.parquet\t"), "%s", got.data);
+    cr_assert_null(strstr(got.data, ".part-7-0-9.parquet.4242.0.tmp"), "%s", got.data);
+    cr_assert_null(strstr(got.data, ".part-7-0-9.parquet.77.3.tmp"), "%s", got.data);
+    eddy_buf_release(&got);
+    eddy__archive_sink_free(s);
     eddy_plan_free(plan);
     remove_tree(tmp_root);
 }
