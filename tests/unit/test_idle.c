@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "eddy/topology.h"
 #include "runtime/task.h"
+#include "plan_from.h"
 
 struct collector {
     struct eddy_buf text; /* compact outputs, separated by spaces */
@@ -80,15 +81,6 @@ static void shorten_times(char *s)
         }
     }
     *out = '\0';
-}
-
-static struct eddy_plan *plan_from(const char *yaml)
-{
-    char err[512];
-    struct eddy_plan *plan = NULL;
-    eddy_err_t rc = eddy_topology_parse("test.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
-    cr_assert_eq(rc, EDDY_OK, "topology: %s", err);
-    return plan;
 }
 
 struct step {

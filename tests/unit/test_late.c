@@ -25,6 +25,7 @@
 #include "state/be64.h"
 
 #include "kvmap.h"
+#include "plan_from.h"
 
 struct collector {
     struct eddy_buf text; /* compact outputs, separated by spaces */
@@ -87,15 +88,6 @@ static void shorten_times(char *s)
         }
     }
     *out = '\0';
-}
-
-static struct eddy_plan *plan_from(const char *yaml)
-{
-    char err[512];
-    struct eddy_plan *plan = NULL;
-    eddy_err_t rc = eddy_topology_parse("test.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
-    cr_assert_eq(rc, EDDY_OK, "topology: %s", err);
-    return plan;
 }
 
 struct step {

@@ -25,6 +25,7 @@
 #include "runtime/task.h"
 
 #include "kvmap.h"
+#include "plan_from.h"
 
 /* ---- outputs ---- */
 
@@ -130,15 +131,6 @@ static const char *text_of(struct eddy_buf *b)
 }
 
 /* ---- scenarios ---- */
-
-static struct eddy_plan *plan_from(const char *yaml)
-{
-    char err[512];
-    struct eddy_plan *plan = NULL;
-    eddy_err_t rc = eddy_topology_parse("test.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
-    cr_assert_eq(rc, EDDY_OK, "topology: %s", err);
-    return plan;
-}
 
 #define TOPOLOGY(grace)                                                                      \
     "name: t\n"                                                                              \

@@ -26,15 +26,7 @@
 #include "state/be64.h"
 
 #include "kvmap.h"
-
-static struct eddy_plan *plan_from(const char *yaml)
-{
-    char err[512];
-    struct eddy_plan *plan = NULL;
-    eddy_err_t rc = eddy_topology_parse("test.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
-    cr_assert_eq(rc, EDDY_OK, "topology: %s", err);
-    return plan;
-}
+#include "plan_from.h"
 
 #define TOPOLOGY(window, grace, emit)                                                        \
     "name: t\n"                                                                              \

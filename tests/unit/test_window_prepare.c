@@ -16,6 +16,7 @@
 #include "config/expr.h"
 #include "core/buf.h"
 #include "eddy/topology.h"
+#include "plan_from.h"
 #include "runtime/task.h"
 
 /* Results of aggregation "p" and of "u" (without their "aggregation"
@@ -47,15 +48,6 @@ static eddy_err_t collect(void *ctx, enum eddy_out_kind kind, const char *topic,
     }
     json_decref(doc);
     return EDDY_OK;
-}
-
-static struct eddy_plan *plan_from(const char *yaml)
-{
-    char err[512];
-    struct eddy_plan *plan = NULL;
-    eddy_err_t rc = eddy_topology_parse("test.yaml", yaml, strlen(yaml), &plan, err, sizeof err);
-    cr_assert_eq(rc, EDDY_OK, "topology: %s", err);
-    return plan;
 }
 
 static void run(const char *yaml, char *const *records, size_t n, struct collector *c)
