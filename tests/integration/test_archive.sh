@@ -35,7 +35,8 @@ sed "s|LAKE|$EOS_DIR/lake|" "$EOS_DIR/topology.yaml.in" >"$EOS_DIR/topology.yaml
 "$EOS_EDDY" validate "$EOS_DIR/topology.yaml" >/dev/null || eos_fail "the archive topology does not validate"
 eos_create_input
 
-eos_start a
+port_a=$(eos_free_port)
+eos_start a --http "127.0.0.1:$port_a"
 eos_start b
 eos_wait_assigned a b
 eos_produce_all 0.5 0 6
@@ -65,6 +66,12 @@ except Exception: print(0)' "$EOS_DIR/lake/service_1m")
     sleep 1
 done
 sleep 2 # a doubled file would show now
+metrics=$(curl -s "http://127.0.0.1:$port_a/metrics")
+files_a=$(awk '$1 == "eddy_archive_files_total" { print $2 }' <<<"$metrics")
+errors_a=$(awk '$1 == "eddy_archive_errors_total" { print $2 }' <<<"$metrics")
+((${files_a:-0} > 0 && ${errors_a:-1} == 0)) ||
+    eos_fail "instance a's /metrics: eddy_archive_files_total '$files_a', eddy_archive_errors_total '$errors_a'"
+eos_log "instance a published $files_a files (eddy_archive_files_total), 0 errors"
 eos_term a
 eos_term b
 eos_log "lake: $(find "$EOS_DIR/lake" -name '*.parquet' | wc -l) files," \
