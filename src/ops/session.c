@@ -345,15 +345,19 @@ static struct session *session_new(struct eddy_session_store *ss, size_t i, uint
     return s;
 }
 
+/* Bit 31 of a dead entry's length: the session closed (retired, see
+ * struct eddy_window_changes), rather than merged away. */
+#define DEAD_CLOSED 0x80000000u
+
 /* A dropped session: its persisted state key is deleted at the next
- * changes(). */
-static eddy_err_t forget(struct eddy_session_store *ss, struct session *s)
+ * changes(); @closed: it closed (else it was merged into another). */
+static eddy_err_t forget(struct eddy_session_store *ss, struct session *s, bool closed)
 {
     if (!ss->persisting || s->stored_start == NONE)
         return EDDY_OK;
     unsigned char head[12];
-    uint32_t len = 8 + s->key_len;
-    memcpy(head, &len, 4);
+    uint32_t len = 8 + s->key_len, tagged = len | (closed ? DEAD_CLOSED : 0);
+    memcpy(head, &tagged, 4);
     eddy__be64_put(head + 4, s->stored_start);
     eddy_buf_append(&ss->dead, head, 12);
     eddy_buf_append(&ss->dead, s->key, s->key_len);
@@ -392,7 +396,7 @@ static eddy_err_t absorb(struct eddy_session_store *ss, struct session *into, st
         into->end = s->end; /* the heap is lazy: no re-sift */
     account(ss, into);
     if (!err)
-        err = forget(ss, s);
+        err = forget(ss, s, false);
     session_free(ss, s);
     return err;
 }
@@ -578,7 +582,11 @@ eddy_err_t eddy__session_changes(struct eddy_session_store *ss,
     for (size_t pos = 0; pos < ss->dead.len && !err;) {
         uint32_t len;
         memcpy(&len, ss->dead.data + pos, 4);
-        err = changes->put(changes->ctx, ss->dead.data + pos + 4, len, NULL, 0);
+        bool closed = len & DEAD_CLOSED;
+        len &= ~DEAD_CLOSED;
+        const char *key = ss->dead.data + pos + 4;
+        err = closed && changes->retire ? changes->retire(changes->ctx, key, len)
+                                        : changes->put(changes->ctx, key, len, NULL, 0);
         pos += 4 + len;
     }
     eddy_buf_reset(&ss->dead);
@@ -769,7 +777,7 @@ eddy_err_t eddy__session_advance(struct eddy_session_store *ss, int64_t stream_t
         unlink_session(ss, s);
         eddy_err_t err = emit_session(ss, s, true, emit, ctx);
         if (!err)
-            err = forget(ss, s);
+            err = forget(ss, s, true);
         session_free(ss, s);
         if (err)
             return err;

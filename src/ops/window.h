@@ -176,6 +176,11 @@ struct eddy_window_changes {
                       size_t value_len);
     eddy_err_t (*closed)(void *ctx, int64_t window_start);
     void *ctx;
+    /* Deletes the persisted row of one window that closed (session windows,
+     * deleted key by key): unlike put(key, NULL), which says the row no
+     * longer exists (a session merged away or moved), a serving view keeps
+     * a closed row for its retention. NULL: put(key, NULL) is called. */
+    eddy_err_t (*retire)(void *ctx, const void *key, size_t key_len);
 };
 
 eddy_err_t eddy__window_changes(struct eddy_window_store *ws,

@@ -59,6 +59,11 @@ static eddy_err_t feed_put(void *ctx, const char *store, const void *key, size_t
     return eddy__view_stage_row(f->view, 0, store, key, key_len, value, value_len);
 }
 
+static eddy_err_t feed_retire(void *ctx, const char *store, const void *key, size_t key_len)
+{
+    return EDDY_OK; /* the view keeps closed windows for its retention */
+}
+
 static eddy_err_t feed_closed(void *ctx, const char *store, int64_t start)
 {
     return EDDY_OK; /* the view keeps closed windows for its retention */
@@ -86,7 +91,7 @@ static eddy_err_t feed_publish(struct feed *f, struct eddy_task *task, bool forc
     if (!force && now - f->published_ns < 200000000LL)
         return EDDY_OK;
     f->published_ns = now;
-    struct eddy_task_changes changes = {feed_put, feed_closed, f};
+    struct eddy_task_changes changes = {feed_put, feed_closed, f, feed_retire};
     eddy_err_t err = eddy__task_changes(task, &changes);
     if (err)
         return err;

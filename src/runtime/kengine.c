@@ -457,7 +457,7 @@ static eddy_err_t task_load(struct eddy_kengine *e, struct ktask *kt)
     }
     if (!err) {
         /* start recording changes: everything loaded is persisted already */
-        struct eddy_task_changes none = {ignore_put, ignore_closed, NULL};
+        struct eddy_task_changes none = {ignore_put, ignore_closed, NULL, NULL};
         err = eddy__task_changes(kt->task, &none);
     }
     /* files sealed by a committed transaction but perhaps not written before
@@ -713,6 +713,19 @@ static eddy_err_t change_put(void *ctx, const char *store, const void *key, size
     }
     return eddy__kproducer_send(e->producer, e->changelogs[s], c->kt->partition, key, key_len,
                                 value, value_len);
+}
+
+/* A closed session's row leaves the store and the changelog; the serving
+ * view keeps it for its retention. */
+static eddy_err_t change_retire(void *ctx, const char *store, const void *key, size_t key_len)
+{
+    struct commit_ctx *c = ctx;
+    struct eddy_kengine *e = c->engine;
+    size_t s = store_index(e, store);
+    eddy_err_t err = eddy__pending_put(e->unflushed, s, c->kt->partition, key, key_len, NULL, 0);
+    return err ? err
+               : eddy__kproducer_send(e->producer, e->changelogs[s], c->kt->partition, key, key_len,
+                                      NULL, 0);
 }
 
 static eddy_err_t change_closed(void *ctx, const char *store, int64_t start)
@@ -997,7 +1010,7 @@ static eddy_err_t commit(struct eddy_kengine *e)
         if (!e->tasks[p].active)
             continue;
         struct commit_ctx c = {e, &e->tasks[p]};
-        struct eddy_task_changes changes = {change_put, change_closed, &c};
+        struct eddy_task_changes changes = {change_put, change_closed, &c, change_retire};
         err = eddy__task_changes(e->tasks[p].task, &changes);
     }
     for (size_t i = 0; !err && i < e->n_pending_puts; i++) {

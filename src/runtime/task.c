@@ -641,6 +641,14 @@ static eddy_err_t put_change(void *ctx, const void *key, size_t key_len, const v
     return c->changes->put(c->changes->ctx, c->store, key, key_len, value, value_len);
 }
 
+static eddy_err_t window_retired(void *ctx, const void *key, size_t key_len)
+{
+    struct change_ctx *c = ctx;
+    if (c->changes->retire)
+        return c->changes->retire(c->changes->ctx, c->store, key, key_len);
+    return c->changes->put(c->changes->ctx, c->store, key, key_len, NULL, 0);
+}
+
 static eddy_err_t window_closed(void *ctx, int64_t start)
 {
     struct change_ctx *c = ctx;
@@ -698,7 +706,7 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
     }
     for (size_t a = 0; a < t->plan->n_aggregations; a++) {
         struct change_ctx c = {changes, t->plan->aggregations[a].name};
-        struct eddy_window_changes wc = {put_change, window_closed, &c};
+        struct eddy_window_changes wc = {put_change, window_closed, &c, window_retired};
         if ((err = eddy__window_changes(t->stores[a], &wc)))
             return err;
     }

@@ -91,6 +91,9 @@ struct eddy_task_changes {
                       const void *value, size_t value_len);
     eddy_err_t (*closed_window)(void *ctx, const char *store, int64_t window_start);
     void *ctx;
+    /* A delete of a closed window's row (session windows: struct
+     * eddy_window_changes.retire); NULL: put(store, key, NULL). */
+    eddy_err_t (*retire)(void *ctx, const char *store, const void *key, size_t key_len);
 };
 
 eddy_err_t eddy__task_changes(struct eddy_task *task, const struct eddy_task_changes *changes);

@@ -2,8 +2,10 @@
  * view.c - see view.h.
  *
  * Per aggregation an open-addressing table (linear probing) of rows keyed by
- * their state key (window start + group key). Rows leave only in sweeps
- * (retention, dropped partitions), which rebuild the table: no tombstones.
+ * their state key (window start + group key). Rows leave in sweeps
+ * (retention, dropped partitions), which rebuild the table, and one by one
+ * when a session window merges away or moves (a delete staged from the
+ * store's changes), with backward-shift deletion: no tombstones.
  */
 #include "serve/view.h"
 
@@ -42,7 +44,7 @@ struct valert {
     size_t json_len;
 };
 
-enum { OP_ROW, OP_ALERT, OP_DEAD };
+enum { OP_ROW, OP_ALERT, OP_DEAD, OP_DELETE };
 
 struct op {
     int kind;
@@ -140,11 +142,12 @@ eddy_err_t eddy__view_stage_row(struct eddy_view *v, int32_t partition, const ch
                                 const void *key, size_t key_len, const void *value,
                                 size_t value_len)
 {
-    if (!value || key_len < 8)
+    if (key_len < 8)
         return EDDY_OK;
     for (size_t a = 0; a < v->plan->n_aggregations; a++)
         if (strcmp(v->plan->aggregations[a].name, store) == 0)
-            return stage(v, OP_ROW, partition, a, key, key_len, value, value_len);
+            return value ? stage(v, OP_ROW, partition, a, key, key_len, value, value_len)
+                         : stage(v, OP_DELETE, partition, a, key, key_len, "", 0);
     return EDDY_OK;
 }
 
@@ -254,6 +257,35 @@ static eddy_err_t apply_row(struct eddy_view *v, const struct op *op)
     return EDDY_OK;
 }
 
+/* A row that no longer exists (a session merged into another, or moved to
+ * a new start): removed, and the rows after it in its probe run shifted
+ * back where their probe would look. */
+static void apply_delete(struct eddy_view *v, const struct op *op)
+{
+    struct vagg *va = &v->aggs[op->agg];
+    if (!va->cap)
+        return;
+    const unsigned char *key = (const unsigned char *)v->arena.data + op->off;
+    uint64_t hash = eddy_hash64(key, op->klen, 0x5e7e);
+    struct vrow *r = slot_for(va->slots, va->cap, hash, key, op->klen);
+    if (!r->data)
+        return;
+    eddy_free(r->data);
+    va->n--;
+    v->rows--;
+    size_t mask = va->cap - 1, hole = (size_t)(r - va->slots);
+    for (size_t j = (hole + 1) & mask; va->slots[j].data; j = (j + 1) & mask) {
+        size_t home = va->slots[j].hash & mask;
+        /* j's entry may fill the hole when its home is not in (hole, j] */
+        bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            va->slots[hole] = va->slots[j];
+            hole = j;
+        }
+    }
+    va->slots[hole] = (struct vrow){0};
+}
+
 static eddy_err_t apply_alert(struct eddy_view *v, const struct op *op)
 {
     const char *text = v->arena.data + op->off;
@@ -344,6 +376,8 @@ bool eddy__view_publish(struct eddy_view *v, bool wait)
          * processing goes on */
         if (op->kind == OP_ROW)
             (void)apply_row(v, op);
+        else if (op->kind == OP_DELETE)
+            apply_delete(v, op);
         else if (op->kind == OP_ALERT)
             (void)apply_alert(v, op);
     }

@@ -728,7 +728,7 @@ Test(alert, persisted_ring_has_the_documented_bytes_and_restores)
     collector_init(&c);
     struct eddy_output out = {collect, &c};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map, NULL};
     struct eddy_task *first, *second;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &first), EDDY_OK);
     cr_assert_eq(eddy__task_changes(first, &changes), EDDY_OK);
@@ -794,7 +794,7 @@ Test(alert, fractional_counts_survive_a_restore_bit_for_bit)
     collector_init(&parts);
     struct eddy_output o_whole = {collect, &whole}, o_parts = {collect, &parts};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map, NULL};
     struct eddy_task *all, *first, *second;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &o_whole, &all), EDDY_OK);
     cr_assert_eq(eddy__task_new(plan, "input", 0, &o_parts, &first), EDDY_OK);
@@ -843,7 +843,7 @@ Test(alert, silent_keys_are_forgotten_unless_firing)
     collector_init(&c);
     struct eddy_output out = {collect, &c};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {counted_put, counted_closed, &map};
+    struct eddy_task_changes changes = {counted_put, counted_closed, &map, NULL};
     struct eddy_task *task;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &task), EDDY_OK);
     cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
@@ -976,7 +976,7 @@ Test(alert, allocation_failures_fail_cleanly)
         collector_init(&c);
         struct eddy_output out = {collect, &c};
         struct kv_map map = {0};
-        struct eddy_task_changes changes = {counted_put, counted_closed, &map};
+        struct eddy_task_changes changes = {counted_put, counted_closed, &map, NULL};
         struct eddy_task *task;
         cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &task), EDDY_OK);
         cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
@@ -1124,7 +1124,7 @@ Test(alert, restored_task_emits_byte_identical_output, .timeout = 120)
         struct lines parts = {0};
         struct eddy_output o_parts = {keep_output, &parts};
         struct kvmap state = {0};
-        struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+        struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
         struct eddy_task *a, *b;
         cr_assert_eq(eddy__task_new(plan, "in", 0, &o_parts, &a), EDDY_OK);
         cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK);

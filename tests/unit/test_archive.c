@@ -226,8 +226,9 @@ static struct eddy_task *task_from(const struct eddy_plan *plan, struct kvmap *c
             EDDY_OK, "load %s", kv->store);
     }
     struct kvmap none = {0};
-    cr_assert_eq(eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &none}),
-                 EDDY_OK);
+    cr_assert_eq(
+        eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &none, NULL}),
+        EDDY_OK);
     kv_release(&none);
     cr_assert_eq(eddy__task_archive_publish(task), EDDY_OK); /* as the runtime after a load */
     return task;
@@ -258,8 +259,9 @@ static void kafka_run(const struct eddy_plan *plan, size_t crash_at, enum crash 
         }
         eddy__task_archive_roll(task, 0, last);
         kv_copy(&txn, &committed);
-        cr_assert_eq(eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &txn}),
-                     EDDY_OK);
+        cr_assert_eq(
+            eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &txn, NULL}),
+            EDDY_OK);
         if (!crashed && how == BEFORE_COMMIT && i + 1 >= crash_at) {
             /* a file sealed in this transaction must not appear before it
              * commits, whoever asks */
@@ -297,7 +299,7 @@ static void kafka_run(const struct eddy_plan *plan, size_t crash_at, enum crash 
     }
     /* the deletes of the last publication */
     cr_assert_eq(
-        eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &committed}),
+        eddy__task_changes(task, &(struct eddy_task_changes){kv_put, kv_closed, &committed, NULL}),
         EDDY_OK);
     size_t archive_keys = 0;
     for (size_t i = 0; i < committed.n; i++)

@@ -495,7 +495,7 @@ Test(idle, absent_state_survives_a_restore)
     eddy_buf_init(&c.raw);
     struct eddy_output out = {collect, &c};
     struct kv_map map = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &map};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &map, NULL};
     struct eddy_task *first, *second;
     cr_assert_eq(eddy__task_new(plan, "input", 0, &out, &first), EDDY_OK);
     cr_assert_eq(eddy__task_changes(first, &changes), EDDY_OK);

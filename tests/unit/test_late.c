@@ -380,7 +380,7 @@ Test(late, retained_windows_and_revisions_survive_a_restart)
     struct eddy_output o1, o2;
     struct eddy_task *first = new_task(plan, &c1, &o1);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     char rows[512];
     cr_assert_eq(eddy__task_changes(first, &changes), EDDY_OK); /* start recording */
     run_steps(first, &c1, tumbling_steps, 0, 3);
@@ -429,7 +429,7 @@ Test(late, without_the_key_closed_windows_are_deleted_at_close)
     struct eddy_output o;
     struct eddy_task *task = new_task(plan, &c, &o);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     char rows[512];
     cr_assert_eq(eddy__task_changes(task, &changes), EDDY_OK);
     static const char *const records[] = {REC("a", 1), REC("a", 2), REC("b", 16)};
@@ -509,7 +509,7 @@ Test(late, a_correction_persisted_before_its_emission_is_emitted_after_a_restart
     struct eddy_task *first = new_task(plan, &c1, &o1);
     cr_assert_eq(eddy__task_enable_repartition(first, 1), EDDY_OK);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     char rows[512];
     cr_assert_eq(eddy__task_changes(first, &changes), EDDY_OK);
     static const char *const records[] = {REC("a", 1), REC("b", 16), REC("a", 3)};
@@ -644,7 +644,7 @@ Test(late, restored_task_emits_exactly_what_one_task_emits, .timeout = 60)
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_whole, &all), EDDY_OK);
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_parts, &a), EDDY_OK);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK);
     size_t split = input.n * 6 / 10;
     for (size_t i = 0; i < split; i++) {

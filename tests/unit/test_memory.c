@@ -239,7 +239,7 @@ static const char store_topology[] =
 static void run_store(struct eddy_window_store *ws, struct kvmap *map, int commit_every,
                       bool evict, struct lines *out, size_t *evicted_bytes)
 {
-    struct eddy_window_changes changes = {window_put, window_closed, map};
+    struct eddy_window_changes changes = {window_put, window_closed, map, NULL};
     uint64_t x = 12345;
     int64_t stream_time = INT64_MIN;
     char name[16];
@@ -311,7 +311,7 @@ Test(memory, evict_frees_clean_rows_only_and_memory_accounts_sketches)
     size_t empty_bytes = eddy__window_memory(ws);
     /* without a backing store nothing is evicted */
     struct kvmap map = {0};
-    struct eddy_window_changes changes = {window_put, window_closed, &map};
+    struct eddy_window_changes changes = {window_put, window_closed, &map, NULL};
     char name[16];
     for (int i = 0; i < 100; i++) {
         snprintf(name, sizeof name, "u%03d", i);
@@ -470,7 +470,7 @@ Test(memory, evicting_task_emits_exactly_what_a_full_task_emits, .timeout = 120)
         cr_assert_eq(eddy__task_backing(evicting, plan->aggregations[a_].name, &b), EDDY_OK);
     }
     cr_assert_eq(eddy__task_backing(evicting, "nope", NULL), EDDY_ENOTFOUND);
-    struct eddy_task_changes changes = {task_put, task_closed, &tm};
+    struct eddy_task_changes changes = {task_put, task_closed, &tm, NULL};
     cr_assert_eq(eddy__task_changes(evicting, &changes), EDDY_OK);
     size_t evicted = 0, peak_full = 0, peak_evicting = 0;
     for (size_t i = 0; i < input.n; i++) {

@@ -609,7 +609,7 @@ Test(pattern, a_restored_task_continues_exactly_where_the_first_stood)
             struct eddy_output o_first = {collect, &first}, o_second = {collect, &second};
             struct eddy_task *a, *b;
             struct kvmap state = {0};
-            struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+            struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
             cr_assert_eq(eddy__task_new(plan, "input", 0, &o_first, &a), EDDY_OK);
             cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK);
             for (size_t i = 0; i < split; i++) {
@@ -647,7 +647,7 @@ Test(pattern, persisted_values_have_the_documented_layout_and_bad_bytes_are_refu
     struct fixture f;
     fixture_init(&f, TOPOLOGY("1m"));
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     cr_assert_eq(eddy__task_changes(f.task, &changes), EDDY_OK);
     const char *order = ORDER("00:00", "o1", "10", "c1");
     const char *later = EVS("00:00:30", "order_placed", "o2", "");
@@ -739,7 +739,7 @@ Test(pattern, allocation_failures_fail_cleanly, .timeout = 120)
         collector_init(&c);
         struct eddy_output out = {collect, &c};
         struct kvmap state = {0};
-        struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+        struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
         struct eddy_task *task = NULL;
         eddy_alloc_fail_at(n);
         eddy_err_t rc = eddy__task_new(plan, "input", 0, &out, &task);

@@ -362,7 +362,7 @@ Test(session, merged_moved_and_closed_sessions_are_deleted_from_the_store)
     struct store_run r;
     store_open(&r, TOPOLOGY("{session: 10ms}", "100ms", "final"));
     struct kvmap m = {0};
-    struct eddy_window_changes changes = {put_s, closed_s, &m};
+    struct eddy_window_changes changes = {put_s, closed_s, &m, NULL};
     cr_assert_eq(eddy__window_changes(r.ws, &changes), EDDY_OK); /* start recording */
     store_record(&r, 0, "a", 0);
     store_record(&r, 1, "a", 20);
@@ -484,7 +484,7 @@ static void expect_restore_continues_exactly(const char *yaml, size_t half)
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_whole, &all), EDDY_OK);
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_parts, &a), EDDY_OK);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK); /* start recording */
     for (size_t i = 0; i < input.n; i++) {
         const char *line = input.text[i];
@@ -774,7 +774,7 @@ Test(session, allocation_failures_fail_cleanly)
     for (unsigned long n = 1; n < 2000 && ok_runs < 3; n++) {
         struct eddy_window_store *ws, *copy;
         struct kvmap m = {0};
-        struct eddy_window_changes changes = {put_s, closed_s, &m};
+        struct eddy_window_changes changes = {put_s, closed_s, &m, NULL};
         struct eddy_buf text;
         eddy_buf_init(&text);
         cr_assert_eq(eddy__window_store_new(&plan->aggregations[0], plan->grace_ms, &ws), EDDY_OK);

@@ -131,7 +131,7 @@ Test(task_state, restored_task_continues_exactly_where_the_first_stood, .timeout
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_whole, &all), EDDY_OK);
     cr_assert_eq(eddy__task_new(plan, "in", 0, &o_first, &a), EDDY_OK);
     struct kvmap state = {0};
-    struct eddy_task_changes changes = {kv_put, kv_closed, &state};
+    struct eddy_task_changes changes = {kv_put, kv_closed, &state, NULL};
     cr_assert_eq(eddy__task_changes(a, &changes), EDDY_OK); /* start recording */
     /* split inside the payment incident (event minutes 5-8, emitted 2 min of grace
      * later): an alert fires

@@ -845,7 +845,7 @@ Test(acc_topk, partials_and_restored_rows_emit_what_one_store_emits)
     struct kv kv;
     eddy_buf_init(&kv.keys);
     eddy_buf_init(&kv.values);
-    struct eddy_window_changes changes = {kv_put, kv_closed, &kv};
+    struct eddy_window_changes changes = {kv_put, kv_closed, &kv, NULL};
     cr_assert_eq(eddy__window_changes(saved, &changes), EDDY_OK); /* start recording */
     for (int i = 0; i < 300; i++) {
         char p[8], who[8];
