@@ -1165,7 +1165,7 @@ size_t eddy__window_memory(const struct eddy_window_store *ws)
 {
     size_t tables = 0;
     for (size_t i = 0; i < ws->n_windows; i++)
-        tables += ws->windows[i].cap * sizeof(struct row *);
+        tables += ws->windows[i].cap * sizeof(struct slot);
     if (ws->sessions)
         tables += eddy__session_memory(ws->sessions);
     return ws->bytes + tables + ws->prev_keys.cap + ws->next_keys.cap + ws->sorted_cap *
