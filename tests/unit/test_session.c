@@ -27,6 +27,7 @@
 
 #include "kvmap.h"
 #include "plan_from.h"
+#include "local_run.h"
 
 #define TOPOLOGY(window, grace, emit)                                                        \
     "name: t\n"                                                                              \
@@ -636,60 +637,12 @@ Test(session, repartitioned_partial_sessions_give_the_results_of_one_task, .time
 
 #define DATA EDDY_SOURCE_DIR "/tests/unit/data/session/"
 
-struct split {
-    struct eddy_buf results, dead;
-};
-
-static eddy_err_t split_outputs(void *ctx, enum eddy_out_kind kind, const char *topic,
-                                const char *key, size_t key_len, const char *value,
-                                size_t value_len)
-{
-    struct split *s = ctx;
-    struct eddy_buf *b = kind == EDDY_OUT_DEAD ? &s->dead : &s->results;
-    eddy_buf_append(b, value, value_len);
-    eddy_buf_putc(b, '\n');
-    return EDDY_OK;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    cr_assert(fp, "cannot open %s", path);
-    static char text[1 << 16];
-    size_t n = fread(text, 1, sizeof text - 1, fp);
-    fclose(fp);
-    text[n] = '\0';
-    return text;
-}
-
 Test(session, local_run_over_a_file_gives_the_expected_sessions)
 {
-    char err[512];
-    struct eddy_plan *plan;
-    cr_assert_eq(eddy_topology_load(DATA "topology.yaml", &plan, err, sizeof err), EDDY_OK, "%s",
-                 err);
-    struct split s;
-    eddy_buf_init(&s.results);
-    eddy_buf_init(&s.dead);
-    struct eddy_output out = {split_outputs, &s};
-    struct eddy_task_stats stats;
-    cr_assert_eq(eddy__engine_run_local(plan, DATA "input.jsonl", &out, NULL, &stats, NULL),
-                 EDDY_OK);
-    eddy_buf_putc(&s.results, '\0');
-    eddy_buf_putc(&s.dead, '\0');
-    cr_expect_str_eq(s.results.data, slurp(DATA "expected.jsonl"));
-    /* dead letters name the input file: relative to the source tree there */
-    const char *root = EDDY_SOURCE_DIR "/";
-    char *at = strstr(s.dead.data, root);
-    cr_assert(at);
-    memmove(at, at + strlen(root), strlen(at + strlen(root)) + 1);
-    cr_expect_str_eq(s.dead.data, slurp(DATA "expected.dlq.jsonl"));
+    struct eddy_task_stats stats = local_run(DATA);
     cr_expect_eq(stats.records_in, 14);
     cr_expect_eq(stats.results_out, 7);
     cr_expect_eq(stats.dead_letters[EDDY_DL_LATE], 1);
-    eddy_buf_release(&s.results);
-    eddy_buf_release(&s.dead);
-    eddy_plan_free(plan);
 }
 
 /* ---- config ---- */
