@@ -158,14 +158,8 @@ static struct afile *file_get(struct eddy_archive_sink *s, uint64_t seq)
             break;
         }
     }
-    if (s->n_files == s->cap_files) {
-        size_t cap = s->cap_files ? 2 * s->cap_files : 4;
-        struct afile *files = eddy_realloc(s->files, cap * sizeof *files);
-        if (!files)
-            return NULL;
-        s->files = files;
-        s->cap_files = cap;
-    }
+    if (!eddy_array_reserve(&s->files, &s->cap_files, s->n_files + 1, sizeof *s->files, 4))
+        return NULL;
     memmove(&s->files[at + 1], &s->files[at], (s->n_files - at) * sizeof *s->files);
     s->n_files++;
     struct afile *f = &s->files[at];
@@ -442,14 +436,8 @@ static eddy_err_t writer_for(struct eddy_archive_sink *s, const struct afile *f,
             *out = s->writers[i].w;
             return EDDY_OK;
         }
-    if (s->n_writers == s->cap_writers) {
-        size_t cap = s->cap_writers ? 2 * s->cap_writers : 8;
-        struct writer *w = eddy_realloc(s->writers, cap * sizeof *w);
-        if (!w)
-            return EDDY_ENOMEM;
-        s->writers = w;
-        s->cap_writers = cap;
-    }
+    if (!eddy_array_reserve(&s->writers, &s->cap_writers, s->n_writers + 1, sizeof *s->writers, 8))
+        return EDDY_ENOMEM;
     char first[24], last[24];
     snprintf(first, sizeof first, "%" PRId64, f->first);
     snprintf(last, sizeof last, "%" PRId64, f->last);
