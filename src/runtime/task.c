@@ -55,6 +55,12 @@ struct eddy_task {
     size_t scratch_cap;
     int64_t stream_time;
     int64_t persisted_stream_time;
+    /* the stream time of the last advance (INT64_MIN: none since the task
+     * was made or loaded); in a plan whose advance depends on stream time
+     * alone (time_driven), a record that leaves stream time there has
+     * nothing to close or emit, and the advance is skipped */
+    int64_t advanced_at;
+    bool time_driven;
     /* idle-aware time: records with an event time so far, and as of the
      * last tick that saw new ones: that count, the tick's wall time and the
      * stream time then (INT64_MIN: no tick yet) */
@@ -79,7 +85,16 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->out = *out;
     t->stream_time = INT64_MIN;
     t->persisted_stream_time = INT64_MIN;
+    t->advanced_at = INT64_MIN;
     t->idle_wall = INT64_MIN;
+    /* what else than stream time makes an advance emit: revisions of
+     * records into closed windows (late corrections), session merges and
+     * pattern timeouts; repartitioned aggregations are checked in
+     * advance_due() */
+    t->time_driven = !plan->late_correct_ms && !plan->n_patterns;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (plan->aggregations[a].window.kind == EDDY_WIN_SESSION)
+            t->time_driven = false;
     eddy_buf_init(&t->value);
     eddy_buf_init(&t->key);
     eddy_err_t err = EDDY_ENOMEM;
@@ -336,6 +351,7 @@ static eddy_err_t advance_one(struct eddy_task *t, size_t a, bool flush)
 
 static eddy_err_t advance(struct eddy_task *t, bool flush)
 {
+    t->advanced_at = INT64_MIN; /* set again once every store advanced */
     for (size_t a = 0; a < t->plan->n_aggregations; a++) {
         if (t->plan->aggregations[a].rollup)
             continue; /* advanced with its source */
@@ -351,7 +367,16 @@ static eddy_err_t advance(struct eddy_task *t, bool flush)
     }
     if (t->plan->n_patterns)
         count_dropped(t);
+    t->advanced_at = t->stream_time;
     return EDDY_OK;
+}
+
+/* Whether the record just processed may have made something due: stream
+ * time moved since the last advance, or the plan is not time_driven (see
+ * there; partials merged from the repartition topic may revise too). */
+static bool advance_due(const struct eddy_task *t)
+{
+    return t->stream_time != t->advanced_at || !t->time_driven || t->combine;
 }
 
 /* A final row of aggregation @a goes into the rollups it feeds. */
@@ -542,7 +567,7 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
         if ((err = dead_letter(t, EDDY_DL_LATE, detail, raw, len, offset)))
             return err;
     }
-    return advance(t, false);
+    return advance_due(t) ? advance(t, false) : EDDY_OK;
 }
 
 eddy_err_t eddy__task_flush(struct eddy_task *t)
@@ -731,6 +756,7 @@ eddy_err_t eddy__task_changes(struct eddy_task *t, const struct eddy_task_change
 eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *key, size_t key_len,
                            const void *value, size_t value_len)
 {
+    t->advanced_at = INT64_MIN; /* loaded state: the next record advances */
     if (strcmp(store, EDDY_TASK_META_STORE) == 0) {
         if (value_len != 8)
             return EDDY_EPARSE;
