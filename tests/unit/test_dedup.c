@@ -3,6 +3,7 @@
  * are forgotten, memory follows the live ids and not the input size.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 
 #include "core/alloc.h"
 #include "ops/dedup.h"
@@ -91,6 +92,114 @@ Test(dedup, an_expired_id_is_new_again_in_either_table)
     cr_assert(seen(s, 1, 1001, 1001));
     cr_assert(seen(s, 5010, 1001, 1001));
     cr_assert_not(seen(s, 2, 1001, 1001));
+    eddy__dedup_free(s);
+}
+
+/* A reference: the last time of each id, an id being a duplicate while that
+ * time is within the span of stream time. */
+struct model {
+    uint64_t *ids;
+    int64_t *ts;
+    size_t n;
+};
+
+static size_t model_find(const struct model *m, uint64_t id)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->ids[i] == id)
+            return i;
+    return m->n;
+}
+
+static bool model_seen(struct model *m, uint64_t id, int64_t ts, int64_t stream_time,
+                       int64_t within)
+{
+    size_t i = model_find(m, id);
+    if (i < m->n && m->ts[i] >= stream_time - within)
+        return true;
+    if (i == m->n) {
+        m->ids[m->n] = id;
+        m->ts[m->n++] = ts;
+    } else if (ts > m->ts[i]) {
+        m->ts[i] = ts;
+    }
+    return false;
+}
+
+Test(dedup, sweeps_in_place_and_by_growing_agree_with_a_reference)
+{
+    /* 60000 records over 3000 ids, whose hashes share their low bits in
+     * groups (long probe runs, runs wrapping around the table end), at a
+     * stream time that moves 0-1 ms per record in bursts and 0-7 ms in
+     * quiet spells, some records late: the live ids rise and fall, so the
+     * table grows (1024 -> 4096 slots) and is then swept in place 11 times;
+     * every answer must be the reference's */
+    const int64_t within = 400;
+    const size_t n_ids = 3000, n_records = 60000;
+    uint64_t *ids = malloc(n_ids * sizeof *ids);
+    struct model m = {malloc(n_ids * sizeof *m.ids), malloc(n_ids * sizeof *m.ts), 0};
+    cr_assert(ids && m.ids && m.ts);
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < n_ids; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* low 10 bits from 40 values (and a few at the end of the table) */
+        uint64_t low = (i % 40) * 7 + (i % 7 == 0 ? 1015 : 0);
+        ids[i] = (x & ~(uint64_t)1023) | (low & 1023);
+    }
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(within, &s), EDDY_OK);
+    int64_t stream_time = 0;
+    size_t dups = 0;
+    for (size_t r = 0; r < n_records; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* bursts of many ids and quiet spells of few */
+        bool burst = (r / 5000) % 2 == 0;
+        size_t id = (size_t)(x >> 20) % (burst ? n_ids : n_ids / 20);
+        stream_time += (int64_t)(x >> 60) % (burst ? 2 : 8);
+        int64_t ts = (x >> 50) % 10 == 0 ? stream_time - (int64_t)((x >> 30) % 600) : stream_time;
+        if (ts < 0)
+            ts = 0;
+        bool want = model_seen(&m, ids[id], ts, stream_time, within);
+        cr_assert_eq(seen(s, ids[id], ts, stream_time), want, "record %zu (id %zu, ts %lld)", r,
+                     id, (long long)ts);
+        dups += want;
+    }
+    cr_expect_gt(dups, 1000);
+    cr_expect_lt(dups, n_records - 1000);
+    /* after the last quiet spell the table holds few live ids */
+    cr_expect_leq(eddy__dedup_size(s), 4096, "size %zu", eddy__dedup_size(s));
+    eddy__dedup_free(s);
+    free(ids);
+    free(m.ids);
+    free(m.ts);
+}
+
+Test(dedup, an_in_place_sweep_keeps_a_run_that_wraps_around_findable)
+{
+    /* 1024 slots. 300 ids whose homes are the last 8 slots and the first 8
+     * form one run around the end of the table; every other one expires.
+     * Fillers elsewhere then take the table to half full: the sweep is in
+     * place (live ids 150 + 212 < 3/8), removes the expired ids from the
+     * run, and every live one must still be found, every expired one not */
+    const int64_t within = 10;
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(within, &s), EDDY_OK);
+    uint64_t run[300];
+    for (uint64_t i = 0; i < 300; i++) {
+        run[i] = ((i + 1) * 0x9e3779b97f4a7c15ULL & ~(uint64_t)1023) | ((1016 + i % 16) & 1023);
+        cr_assert_not(seen(s, run[i], i % 2 ? 95 : 0, 0));
+    }
+    /* the fillers' homes lie between the run and its start */
+    for (uint64_t i = 0; i < 212; i++)
+        cr_assert_not(seen(s, (i + 7) * 0xc2b2ae3d27d4eb4fULL << 10 | (400 + i % 500), 100, 100));
+    cr_assert_eq(eddy__dedup_size(s), 512);
+    /* the 513th id: the sweep */
+    cr_assert_not(seen(s, 0x5555555555555555ULL << 10 | 700, 100, 100));
+    cr_expect_eq(eddy__dedup_size(s), 150 + 212 + 1);
+    for (size_t i = 1; i < 300; i += 2)
+        cr_expect(seen(s, run[i], 100, 100), "live id %zu lost", i);
+    for (size_t i = 0; i < 300; i += 2)
+        cr_expect_not(seen(s, run[i], 100, 100), "expired id %zu kept", i);
     eddy__dedup_free(s);
 }
 
