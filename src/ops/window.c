@@ -98,6 +98,12 @@ struct eddy_window_store {
     struct arg_copy *arg_copies;
     struct arg_eval *arg_evals;
     size_t n_arg_copies, n_arg_evals;
+    /* what the accs are updated with: argp[i] is &args[i], or for a plain
+     * field the slot itself in argp_slots (the slots array given last: the
+     * record's values are read in place, not copied; session stores take
+     * copies in args) */
+    const struct eddy_value **argp;
+    const struct eddy_value *argp_slots;
     /* the accs whose memory can change (sketches, top_k, arg_max strings) */
     size_t *sized_accs;
     size_t n_sized_accs;
@@ -161,13 +167,14 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
     if (!err) {
         /* args[a], then args[n_accs + a] for the second arguments */
         ws->args = eddy_calloc(2 * na, sizeof *ws->args);
+        ws->argp = eddy_calloc(2 * na, sizeof *ws->argp);
         ws->arg_copies = eddy_calloc(2 * na, sizeof *ws->arg_copies);
         ws->arg_evals = eddy_calloc(2 * na, sizeof *ws->arg_evals);
         ws->sized_accs = eddy_calloc(na, sizeof *ws->sized_accs);
         ws->group = eddy_calloc(agg->n_group ? agg->n_group : 1, sizeof *ws->group);
         ws->metrics = eddy_calloc(nm, sizeof *ws->metrics);
         ws->errors = eddy_calloc(nm, sizeof *ws->errors);
-        if (!ws->args || !ws->arg_copies || !ws->arg_evals || !ws->sized_accs || !ws->group ||
+        if (!ws->args || !ws->argp || !ws->arg_copies || !ws->arg_evals || !ws->sized_accs || !ws->group ||
             !ws->metrics || !ws->errors)
             err = EDDY_ENOMEM;
     }
@@ -182,6 +189,7 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
             const struct eddy_expr *arg = second ? def->arg2 : def->arg;
             size_t i = second ? ws->n_accs + a : a, slot = arg ? eddy__expr_slot(arg) : SIZE_MAX;
             ws->args[i] = eddy_value_null();
+            ws->argp[i] = &ws->args[i];
             if (arg && slot != SIZE_MAX)
                 ws->arg_copies[ws->n_arg_copies++] = (struct arg_copy){i, slot};
             else if (arg)
@@ -233,6 +241,7 @@ void eddy__window_store_free(struct eddy_window_store *ws)
         window_release(ws, &ws->windows[i]);
     eddy_free(ws->windows);
     eddy_free(ws->args);
+    eddy_free(ws->argp);
     eddy_free(ws->arg_copies);
     eddy_free(ws->arg_evals);
     eddy_free(ws->sized_accs);
@@ -589,8 +598,14 @@ void eddy__window_prepare_row(struct eddy_window_store *ws, int64_t ts)
 
 void eddy__window_prepare_args(struct eddy_window_store *ws, const struct eddy_value *slots)
 {
-    for (size_t i = 0; i < ws->n_arg_copies; i++)
-        ws->args[ws->arg_copies[i].arg] = slots[ws->arg_copies[i].slot];
+    if (ws->sessions) {
+        for (size_t i = 0; i < ws->n_arg_copies; i++)
+            ws->args[ws->arg_copies[i].arg] = slots[ws->arg_copies[i].slot];
+    } else if (slots != ws->argp_slots) {
+        for (size_t i = 0; i < ws->n_arg_copies; i++)
+            ws->argp[ws->arg_copies[i].arg] = &slots[ws->arg_copies[i].slot];
+        ws->argp_slots = slots;
+    }
     struct eddy_eval_ctx ctx = {.slots = slots};
     for (size_t i = 0; i < ws->n_arg_evals; i++)
         eddy_expr_eval(ws->arg_evals[i].expr, &ctx, &ws->args[ws->arg_evals[i].arg]);
@@ -637,8 +652,8 @@ eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
             return err;
         for (size_t a = 0; a < ws->n_accs; a++) {
             err = eddy_acc_update_pair(&r->accs[a], ws->accs[a].kind,
-                                       ws->accs[a].arg ? &ws->args[a] : NULL,
-                                       &ws->args[ws->n_accs + a]);
+                                       ws->accs[a].arg ? ws->argp[a] : NULL,
+                                       ws->argp[ws->n_accs + a]);
             if (err)
                 return err;
         }

@@ -132,7 +132,8 @@ eddy_err_t eddy__window_add(struct eddy_window_store *ws, const struct eddy_valu
  * record exactly as eddy__window_add would (and returns the encoding's
  * error, if any). They must be called in this order for one record, with
  * the same @ts and unchanged @slots, with no other call on @ws in
- * between. */
+ * between; @slots must stay unchanged until eddy__window_add_prepared
+ * returns (arguments that are plain fields are read there, in place). */
 void eddy__window_prepare_key(struct eddy_window_store *ws, const struct eddy_value *slots);
 void eddy__window_prepare_row(struct eddy_window_store *ws, int64_t ts);
 void eddy__window_prepare_args(struct eddy_window_store *ws, const struct eddy_value *slots);
