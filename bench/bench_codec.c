@@ -8,8 +8,12 @@
  * CLOCK_MONOTONIC, best of --reps passes (default 3; the machine is shared):
  *   eddy_decode    eddy__decode with the service-health source (service,
  *                  status_code, latency_ms, request_id, tenant_id, rfc3339
- *                  timestamp): full validation + 6 projected fields;
- *   eddy_project   eddy__json_project alone (no type checks, no timestamp);
+ *                  timestamp): full validation + 6 projected fields, with
+ *                  a key-order hint as a task has (json.h);
+ *   eddy_project   eddy__json_project alone (no type checks, no timestamp),
+ *                  with a hint;
+ *   eddy_project_nohint  the same without a hint (every key scanned and
+ *                  looked up);
  *   jansson        json_loadb + json_object_get of the same 6 fields +
  *                  json_decref;
  *   memchr_floor   memchr for '\n' over the same bytes.
@@ -86,7 +90,7 @@ static struct eddy_field fields[] = {
 
 static void row(const char *name, double secs, size_t count, size_t bytes)
 {
-    printf("%-14s %10.1f %14.0f %10.0f\n", name, secs * 1e9 / (double)count,
+    printf("%-20s %10.1f %14.0f %10.0f\n", name, secs * 1e9 / (double)count,
            (double)count / secs, (double)bytes / secs / 1e6);
 }
 
@@ -102,12 +106,13 @@ static const char *const paths[] = {"service", "status_code", "latency_ms", "req
 
 static int64_t run_decode(const struct corpus *c, const struct eddy_decoder *dec)
 {
+    static struct eddy_json_hint hint;
     char scratch[1024], detail[256];
     struct eddy_value slots[5];
     int64_t ts, sink = 0;
     for (size_t i = 0; i < c->count; i++) {
         size_t len = c->off[i + 1] - c->off[i] - 1; /* without '\n' */
-        if (eddy__decode(dec, c->data + c->off[i], len, slots, &ts, scratch, detail,
+        if (eddy__decode(dec, c->data + c->off[i], len, slots, &ts, scratch, &hint, detail,
                          sizeof detail)) {
             fprintf(stderr, "bench_codec: line %zu: %s\n", i, detail);
             exit(1);
@@ -117,7 +122,8 @@ static int64_t run_decode(const struct corpus *c, const struct eddy_decoder *dec
     return sink;
 }
 
-static int64_t run_project(const struct corpus *c, const struct eddy_projection *proj)
+static int64_t run_project(const struct corpus *c, const struct eddy_projection *proj,
+                           struct eddy_json_hint *hint)
 {
     char scratch[1024];
     struct eddy_value values[6];
@@ -125,7 +131,7 @@ static int64_t run_project(const struct corpus *c, const struct eddy_projection 
     for (size_t i = 0; i < c->count; i++) {
         struct eddy_json_error err;
         if (eddy__json_project(proj, c->data + c->off[i], c->off[i + 1] - c->off[i] - 1, values,
-                               scratch, &err) == EDDY_OK)
+                               scratch, hint, &err) == EDDY_OK)
             sink += values[0].as.s.len;
     }
     return sink;
@@ -200,15 +206,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_codec: cannot build decoder\n");
         return 1;
     }
-    double t_decode = 1e30, t_project = 1e30, t_jansson = 1e30, t_floor = 1e30, t0;
+    static struct eddy_json_hint hint;
+    double t_decode = 1e30, t_project = 1e30, t_cold = 1e30, t_jansson = 1e30, t_floor = 1e30, t0;
     int64_t sink = 0;
     for (int rep = 0; rep < reps; rep++) {
         t0 = now_s();
         sink += run_decode(&c, dec);
         t_decode = fmin(t_decode, now_s() - t0);
         t0 = now_s();
-        sink += run_project(&c, proj);
+        sink += run_project(&c, proj, &hint);
         t_project = fmin(t_project, now_s() - t0);
+        t0 = now_s();
+        sink += run_project(&c, proj, NULL);
+        t_cold = fmin(t_cold, now_s() - t0);
         t0 = now_s();
         sink += run_jansson(&c);
         t_jansson = fmin(t_jansson, now_s() - t0);
@@ -219,9 +229,10 @@ int main(int argc, char **argv)
     size_t total = c.total;
     printf("events=%zu avg_bytes=%.0f reps=%d (checksum %" PRId64 ")\n", count,
            (double)total / (double)count, reps, sink);
-    printf("%-14s %10s %14s %10s\n", "method", "ns/event", "events/s", "MB/s");
+    printf("%-20s %10s %14s %10s\n", "method", "ns/event", "events/s", "MB/s");
     row("eddy_decode", t_decode, count, total);
     row("eddy_project", t_project, count, total);
+    row("eddy_project_nohint", t_cold, count, total);
     row("jansson", t_jansson, count, total);
     row("memchr_floor", t_floor, count, total);
     double codec_ns = t_decode * 1e9 / (double)count, jansson_ns = t_jansson * 1e9 / (double)count;

@@ -578,7 +578,8 @@ static void advance_clock(struct kafka_out *k, const char *value, size_t value_l
         k->scratch = scratch;
         k->scratch_cap = value_len;
     }
-    if (eddy__json_project(k->time_field, value, value_len, &time_value, k->scratch, &jerr) ==
+    if (eddy__json_project(k->time_field, value, value_len, &time_value, k->scratch, NULL,
+                           &jerr) ==
             EDDY_OK &&
         eddy__ts_from_value(&time_value, k->time_format, &ms) && ms > k->clock_ms)
         k->clock_ms = ms;

@@ -181,14 +181,14 @@ static enum eddy_dl_reason bad_timestamp(const struct eddy_decoder *d, const str
 
 enum eddy_dl_reason eddy__decode(const struct eddy_decoder *d, const char *buf, size_t len,
                                  struct eddy_value *slots, int64_t *ts_ms, char *scratch,
-                                 char *detail, size_t detail_len)
+                                 struct eddy_json_hint *hint, char *detail, size_t detail_len)
 {
     struct eddy_value values[EDDY_DECODE_MAX_FIELDS + 1];
     struct eddy_json_error jerr;
     if (d->max_event_bytes && len > d->max_event_bytes)
         return fail(EDDY_DL_TOO_LARGE, detail, detail_len,
                     "record of %zu bytes exceeds max_event_bytes %zu", len, d->max_event_bytes);
-    if (eddy__json_project(d->proj, buf, len, values, scratch, &jerr) != EDDY_OK)
+    if (eddy__json_project(d->proj, buf, len, values, scratch, hint, &jerr) != EDDY_OK)
         return fail(EDDY_DL_MALFORMED_JSON, detail, detail_len, "at byte %zu: %s", jerr.offset,
                     jerr.message);
     for (size_t i = 0; i < d->n_fields; i++) {

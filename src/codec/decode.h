@@ -39,6 +39,8 @@
 #include "eddy/record.h"
 #include "eddy/topology.h"
 
+struct eddy_json_hint;
+
 /* Sources may declare at most this many fields. */
 #define EDDY_DECODE_MAX_FIELDS 256
 
@@ -59,10 +61,11 @@ void eddy__decoder_free(struct eddy_decoder *d);
  * success (detail is then ""), else the dead-letter reason with a
  * NUL-terminated, valid UTF-8 message in @detail (truncated to detail_len).
  * @scratch must hold at least @len bytes; string slots borrow from @buf or
- * @scratch until either is reused.
+ * @scratch until either is reused. @hint (may be NULL; the caller's, one per
+ * thread) remembers the key order of the documents (see json.h).
  */
 enum eddy_dl_reason eddy__decode(const struct eddy_decoder *d, const char *buf, size_t len,
                                  struct eddy_value *slots, int64_t *ts_ms, char *scratch,
-                                 char *detail, size_t detail_len);
+                                 struct eddy_json_hint *hint, char *detail, size_t detail_len);
 
 #endif

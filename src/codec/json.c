@@ -760,6 +760,45 @@ static bool is_value_start(unsigned char c)
            c == 'n';
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HINTS 1
+#else
+#define HINTS 0 /* the words and masks assume little-endian loads */
+#endif
+
+/* Whether the key whose body starts at @q (end - q >= 17) is hint key @h:
+ * the same bytes, then the closing quote. */
+static inline bool hint_matches(const unsigned char *q, const struct eddy_json_hint *hint,
+                                unsigned pos)
+{
+    uint64_t a, b;
+    memcpy(&a, q, 8);
+    memcpy(&b, q + 8, 8);
+    uint32_t n = hint->keys[pos].len;
+    return n && (((a ^ hint->keys[pos].word[0]) & hint->keys[pos].mask[0]) |
+                 ((b ^ hint->keys[pos].word[1]) & hint->keys[pos].mask[1])) == 0 &&
+           q[n] == '"';
+}
+
+/* Remembers the key of @n bytes at @q (no escapes) at position @pos. */
+static void hint_learn(struct eddy_json_hint *hint, unsigned pos, const unsigned char *q,
+                       size_t n, int32_t target)
+{
+    if (n == 0 || n > 16) {
+        hint->keys[pos].len = 0;
+        return;
+    }
+    unsigned char bytes[16] = {0};
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = q[i];
+    memcpy(&hint->keys[pos].word[0], bytes, 8);
+    memcpy(&hint->keys[pos].word[1], bytes + 8, 8);
+    hint->keys[pos].mask[0] = n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+    hint->keys[pos].mask[1] = n <= 8 ? 0 : n == 16 ? ~0ULL : (1ULL << (8 * (n - 8))) - 1;
+    hint->keys[pos].len = (uint32_t)n;
+    hint->keys[pos].target = target;
+}
+
 #define FAIL(at, msg)                                                                              \
     do {                                                                                           \
         err->offset = (size_t)((at) - (const unsigned char *)buf);                                 \
@@ -773,7 +812,8 @@ static bool is_value_start(unsigned char c)
     } while (0)
 
 eddy_err_t eddy__json_project(const struct eddy_projection *pj, const char *buf, size_t len,
-                              struct eddy_value *values, char *scratch, struct eddy_json_error *err)
+                              struct eddy_value *values, char *scratch,
+                              struct eddy_json_hint *hint, struct eddy_json_error *err)
 {
     const unsigned char *p = (const unsigned char *)buf, *end = p + len, *at;
     const unsigned char *begin = p;
@@ -784,6 +824,13 @@ eddy_err_t eddy__json_project(const struct eddy_projection *pj, const char *buf,
     size_t sp = 0;       /* used bytes of scratch */
     struct strscan ss;
     const char *msg;
+    unsigned key_pos = 0; /* keys of the root object so far (for @hint) */
+    if (!HINTS)
+        hint = NULL;
+    if (hint && hint->projection != pj) {
+        memset(hint, 0, sizeof *hint);
+        hint->projection = pj;
+    }
 
     for (size_t i = 0; i < pj->n_paths; i++)
         values[i].type = EDDY_V_NULL;
@@ -805,6 +852,16 @@ object_first:
 key:
     if (*p != '"')
         FAIL(p, unexpected_msg[*p]);
+    /* a root key where the hint expects it: its bytes were validated and
+     * looked up in an earlier document */
+    unsigned pos = key_pos;
+    bool hinted = hint && depth == 1 && pos < EDDY_JSON_HINT_KEYS;
+    key_pos += depth == 1;
+    if (hinted && end - p > 17 && hint_matches(p + 1, hint, pos)) {
+        target = hint->keys[pos].target;
+        p += hint->keys[pos].len + 2;
+        goto colon;
+    }
     if ((msg = scan_string(p + 1, end, begin, &ss, &at)))
         FAIL(at, msg);
     target = -1;
@@ -817,7 +874,10 @@ key:
             target = match_key(pj, node, scratch + sp, kl);
         }
     }
+    if (hinted)
+        hint_learn(hint, pos, p + 1, ss.escaped ? 0 : (size_t)(ss.close - p - 1), target);
     p = ss.close + 1;
+colon:
     if (end - p > 1 && *p == ':' && p[1] > ' ') {
         p++; /* compact documents: the value follows the colon */
     } else {

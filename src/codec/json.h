@@ -41,6 +41,7 @@
 #define EDDY_CODEC_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "eddy/err.h"
 #include "eddy/record.h"
@@ -80,15 +81,37 @@ void eddy__projection_free(struct eddy_projection *p);
 /* Number of paths (= number of values eddy__json_project fills). */
 size_t eddy__projection_count(const struct eddy_projection *p);
 
+/* Keys of the root object remembered by position. */
+#define EDDY_JSON_HINT_KEYS 32
+
+/*
+ * The keys of the root object of the documents read last, by position:
+ * documents from one producer nearly always repeat their key order, and a
+ * key found where the hint expects it is neither scanned nor looked up in
+ * the projection (about 700 instructions fewer per service log). Only keys
+ * of 1 to 16 bytes without escapes are remembered. Owned by the caller, one
+ * per thread; zero-initialised = empty. It never changes what a document
+ * yields: a key is taken from the hint only when its bytes and closing
+ * quote are exactly those of the remembered key.
+ */
+struct eddy_json_hint {
+    const struct eddy_projection *projection; /* whose trie nodes the targets are */
+    struct {
+        uint64_t word[2], mask[2]; /* the key's bytes (little-endian words) */
+        uint32_t len;              /* 0: nothing remembered at this position */
+        int32_t target;            /* trie node of the key, or -1 */
+    } keys[EDDY_JSON_HINT_KEYS];
+};
+
 /*
  * Validates the document @buf[0..len) and fills values[i] for path i.
  * @scratch must hold at least @len bytes; strings in @values borrow from
- * @buf or @scratch. Returns EDDY_OK, or EDDY_EPARSE with @err filled (the
- * contents of @values are then unspecified). Thread-safe for distinct
- * values/scratch/err.
+ * @buf or @scratch. @hint (may be NULL) is read and updated. Returns
+ * EDDY_OK, or EDDY_EPARSE with @err filled (the contents of @values are then
+ * unspecified). Thread-safe for distinct values/scratch/hint/err.
  */
 eddy_err_t eddy__json_project(const struct eddy_projection *p, const char *buf, size_t len,
                               struct eddy_value *values, char *scratch,
-                              struct eddy_json_error *err);
+                              struct eddy_json_hint *hint, struct eddy_json_error *err);
 
 #endif

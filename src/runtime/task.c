@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "codec/decode.h"
+#include "codec/json.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/hash.h"
@@ -53,6 +54,7 @@ struct eddy_task {
     struct eddy_value *slots;
     char *scratch;
     size_t scratch_cap;
+    struct eddy_json_hint json_hint; /* the key order of the task's events */
     int64_t stream_time;
     int64_t persisted_stream_time;
     /* the stream time of the last advance (INT64_MIN: none since the task
@@ -522,7 +524,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
     }
     int64_t ts;
     enum eddy_dl_reason reason =
-        eddy__decode(t->decoder, raw, len, t->slots, &ts, t->scratch, detail, sizeof detail);
+        eddy__decode(t->decoder, raw, len, t->slots, &ts, t->scratch, &t->json_hint, detail,
+                     sizeof detail);
     if (!reason && ts < 0) {
         reason = EDDY_DL_BAD_TIMESTAMP;
         snprintf(detail, sizeof detail, "event time %lld ms is before 1970-01-01", (long long)ts);

@@ -5,6 +5,8 @@
  * Checks, besides memory safety (the scratch buffer is exactly len bytes):
  *   - every projected string is valid UTF-8 and lies inside the input or
  *     the scratch buffer;
+ *   - a key-order hint (struct eddy_json_hint, kept across inputs) changes
+ *     nothing: the same acceptance, values and error;
  *   - acceptance agrees with jansson (json_loadb, JSON_DECODE_ANY |
  *     JSON_ALLOW_NUL, root must be an object), except for the classes where
  *     they differ by design: integers outside int64 (eddy: NUM, jansson:
@@ -69,7 +71,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *scratch = malloc(size ? size : 1);
     struct eddy_value v[N_PATHS];
     struct eddy_json_error err;
-    bool ours = eddy__json_project(projection(), buf, size, v, scratch, &err) == EDDY_OK;
+    bool ours = eddy__json_project(projection(), buf, size, v, scratch, NULL, &err) == EDDY_OK;
+    /* the same document with a key-order hint learned from every input so
+     * far must give the same answer, values and error */
+    static struct eddy_json_hint hint;
+    struct eddy_value hv[N_PATHS];
+    struct eddy_json_error herr;
+    char *hscratch = malloc(size ? size : 1);
+    bool hinted = eddy__json_project(projection(), buf, size, hv, hscratch, &hint, &herr) == EDDY_OK;
+    if (hinted != ours)
+        abort();
+    for (size_t i = 0; ours && i < N_PATHS; i++)
+        if (hv[i].type == EDDY_V_STR && v[i].type == EDDY_V_STR
+                ? hv[i].as.s.len != v[i].as.s.len ||
+                      memcmp(hv[i].as.s.ptr, v[i].as.s.ptr, v[i].as.s.len) != 0
+                : !same_value(&hv[i], &v[i]))
+            abort();
+    if (!ours && (herr.offset != err.offset || strcmp(herr.message, err.message) != 0))
+        abort();
+    free(hscratch);
     if (ours) {
         for (size_t i = 0; i < N_PATHS; i++)
             check_string(&v[i], buf, size, scratch);

@@ -52,7 +52,8 @@ static struct decoded *decode_with(const struct eddy_source *src, const char *do
     cr_assert_eq(eddy__decoder_new(src, &dec), EDDY_OK);
     size_t len = strlen(doc);
     cr_assert_lt(len, sizeof d.scratch);
-    d.reason = eddy__decode(dec, doc, len, d.slots, &d.ts_ms, d.scratch, d.detail, sizeof d.detail);
+    d.reason = eddy__decode(dec, doc, len, d.slots, &d.ts_ms, d.scratch, NULL, d.detail,
+                            sizeof d.detail);
     eddy__decoder_free(dec);
     return &d;
 }
@@ -248,11 +249,11 @@ Test(decode, truncated_detail_keeps_whole_utf8_characters)
     char detail[9], scratch[8];
     struct eddy_value slot;
     int64_t ts;
-    cr_assert_eq(eddy__decode(dec, "{}", 2, &slot, &ts, scratch, detail, sizeof detail),
+    cr_assert_eq(eddy__decode(dec, "{}", 2, &slot, &ts, scratch, NULL, detail, sizeof detail),
                  EDDY_DL_MISSING_FIELD);
     cr_assert_str_eq(detail, "field '"); /* not "field '\xc3" */
     char detail10[10];
-    eddy__decode(dec, "{}", 2, &slot, &ts, scratch, detail10, sizeof detail10);
+    eddy__decode(dec, "{}", 2, &slot, &ts, scratch, NULL, detail10, sizeof detail10);
     cr_assert_str_eq(detail10, "field '\xc3\xa9");
     eddy__decoder_free(dec);
 }
@@ -344,7 +345,7 @@ Test(deadletter, decoder_detail_round_trips_into_the_record)
     struct eddy_value v[4];
     struct eddy_json_error jerr;
     char *scratch = malloc(b.len);
-    cr_assert_eq(eddy__json_project(p, b.data, b.len, v, scratch, &jerr), EDDY_OK);
+    cr_assert_eq(eddy__json_project(p, b.data, b.len, v, scratch, NULL, &jerr), EDDY_OK);
     cr_assert(str_is(&v[0], "wrong_type"));
     cr_assert(str_is(&v[1], "field 'status_code': expected int, got string"));
     cr_assert(v[2].type == EDDY_V_INT && v[2].as.i == 5);

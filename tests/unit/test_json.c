@@ -35,7 +35,7 @@ static struct parsed project(const char *const *paths, const char *doc, size_t l
     cr_assert_eq(eddy__projection_new(paths, n, &p), EDDY_OK);
     cr_assert_eq(eddy__projection_count(p), n);
     r.scratch = malloc(len + 1);
-    r.err = eddy__json_project(p, doc, len, r.v, r.scratch, &r.jerr);
+    r.err = eddy__json_project(p, doc, len, r.v, r.scratch, NULL, &r.jerr);
     eddy__projection_free(p);
     return r;
 }
@@ -607,7 +607,7 @@ Test(json, agrees_with_jansson_on_20k_generated_documents)
             mutate(&g);
         struct eddy_value v[5];
         struct eddy_json_error jerr;
-        bool ours = eddy__json_project(p, g.buf, g.len, v, scratch, &jerr) == EDDY_OK;
+        bool ours = eddy__json_project(p, g.buf, g.len, v, scratch, NULL, &jerr) == EDDY_OK;
         json_error_t je;
         json_t *root = json_loadb(g.buf, g.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
         if (!root && jansson_disagrees_by_design(&je)) {
@@ -645,4 +645,121 @@ Test(json, agrees_with_jansson_on_20k_generated_documents)
     cr_assert_gt(rejected, 5000);
     cr_log_info("jansson cross-check: %u accepted, %u rejected, %u skipped", accepted, rejected,
                 skipped);
+}
+
+/* ---- the key-order hint ---- */
+
+/* Whether two projected values are the same (strings by content). */
+static bool same_projected(const struct eddy_value *a, const struct eddy_value *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case EDDY_V_STR:
+        return a->as.s.len == b->as.s.len && memcmp(a->as.s.ptr, b->as.s.ptr, a->as.s.len) == 0;
+    case EDDY_V_INT: return a->as.i == b->as.i;
+    case EDDY_V_NUM: return memcmp(&a->as.n, &b->as.n, sizeof a->as.n) == 0;
+    case EDDY_V_BOOL: return a->as.b == b->as.b;
+    default: return true;
+    }
+}
+
+Test(json, a_key_order_hint_never_changes_a_result)
+{
+    /* documents in sequence through one hint, each compared with a parse
+     * without it: the same keys in the same order (the hint's case), then
+     * keys that share a remembered key's first bytes, lengths of 1, 7, 8, 9,
+     * 15, 16 and 17 bytes, escaped keys, reordered and missing keys, nested
+     * objects with root key names, documents cut right after a remembered
+     * key, and duplicates (the last one wins) */
+    static const char *const paths[] = {"service", "a", "abcdefgh", "abcdefghi",
+                                        "abcdefghijklmno", "abcdefghijklmnop",
+                                        "abcdefghijklmnopq", "x.service", NULL};
+    static const struct valid_case docs[] = {
+        {LIT("{\"service\":\"s1\",\"a\":1,\"abcdefgh\":2,\"abcdefghi\":3,\"abcdefghijklmno\":4,"
+             "\"abcdefghijklmnop\":5,\"abcdefghijklmnopq\":6,\"x\":{\"service\":\"in\"}}")},
+        {LIT("{\"service\":\"s2\",\"a\":1,\"abcdefgh\":2,\"abcdefghi\":3,\"abcdefghijklmno\":4,"
+             "\"abcdefghijklmnop\":5,\"abcdefghijklmnopq\":6,\"x\":{\"service\":\"in\"}}")},
+        {LIT("{\"services\":\"no\",\"b\":1,\"abcdefgi\":2,\"abcdefgh\":3,\"abcdefghijklmnoq\":4,"
+             "\"abcdefghijklmnopq\":5,\"abcdefghijklmnop\":6}")},
+        {LIT("{\"servic\":\"no\",\"a\":7}")},
+        {LIT("{\"\\u0073ervice\":\"escaped\",\"a\":8}")},
+        {LIT("{\"service\":\"s3\",\"a\":9}")},
+        {LIT("{\"a\":10,\"service\":\"s4\"}")},
+        {LIT("{\"service\":\"s5\",\"a\":11,\"service\":\"last\"}")},
+        {LIT("{\"x\":{\"service\":\"nested\",\"a\":0},\"service\":\"s6\"}")},
+        {LIT("{\"service\":\"s7\",\"a\":12}")},
+        {LIT("{\"service\"")},
+        {LIT("{\"service\":")},
+        {LIT("{\"service\":\"s8\",\"a\"")},
+        {LIT("{\"service\":\"s9\",\"a\":13} x")},
+        {LIT("{\"service\" : \"s10\" , \"a\" : 14 }")},
+        {LIT("{\"service\":\"s11\",\"a\":15}")},
+        {LIT("{\"service\":\"s12\",\"\xc3\xa9\":1,\"a\":16}")},
+        {LIT("{\"service\":\"s13\",\"\xc3\xa9\":1,\"a\":17}")},
+        {LIT("{\"service\":\"s14\",\"\xc3\xa8\":1,\"a\":18}")},
+        /* a nested key where the hint has the same root key */
+        {LIT("{\"x\":0,\"service\":\"s15\"}")},
+        {LIT("{\"x\":{\"service\":\"nested\"}}")},
+        {LIT("{\"service\":\"s16\",\"\xc3\xa9\":1,\"a\":19}")},
+    };
+    size_t n = 0;
+    while (paths[n])
+        n++;
+    struct eddy_projection *p;
+    cr_assert_eq(eddy__projection_new(paths, n, &p), EDDY_OK);
+    struct eddy_json_hint *hint = calloc(1, sizeof *hint);
+    cr_assert(hint);
+    for (int round = 0; round < 2; round++) {
+        for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+            char cold_scratch[512], warm_scratch[512];
+            struct eddy_value cold[8], warm[8];
+            struct eddy_json_error cold_err = {0}, warm_err = {0};
+            eddy_err_t ce = eddy__json_project(p, docs[d].doc, docs[d].len, cold, cold_scratch,
+                                               NULL, &cold_err);
+            eddy_err_t we = eddy__json_project(p, docs[d].doc, docs[d].len, warm, warm_scratch,
+                                               hint, &warm_err);
+            cr_assert_eq(we, ce, "document %zu", d);
+            if (ce) {
+                cr_expect_eq(warm_err.offset, cold_err.offset, "document %zu", d);
+                cr_expect_str_eq(warm_err.message, cold_err.message, "document %zu", d);
+                continue;
+            }
+            for (size_t i = 0; i < n; i++)
+                cr_expect(same_projected(&warm[i], &cold[i]), "document %zu, path %s", d,
+                          paths[i]);
+        }
+    }
+    /* the hint holds the last document's root keys: "service", the 2-byte
+     * "é" and "a", in that order */
+    cr_expect_eq(hint->projection, p);
+    cr_expect_eq(hint->keys[0].len, 7);
+    cr_expect_eq(hint->keys[1].len, 2);
+    cr_expect_eq(hint->keys[2].len, 1);
+    free(hint);
+    eddy__projection_free(p);
+}
+
+Test(json, a_hint_is_used_for_its_projection_only)
+{
+    /* a hint filled by one projection is emptied, not misread, by another
+     * whose trie numbers the same keys differently */
+    static const char *const first[] = {"a", "b", NULL};
+    static const char *const second[] = {"b", "a", NULL};
+    struct eddy_projection *p1, *p2;
+    cr_assert_eq(eddy__projection_new(first, 2, &p1), EDDY_OK);
+    cr_assert_eq(eddy__projection_new(second, 2, &p2), EDDY_OK);
+    struct eddy_json_hint hint = {0};
+    struct eddy_value v[2];
+    char scratch[64];
+    struct eddy_json_error err;
+    cr_assert_eq(eddy__json_project(p1, LIT("{\"a\":1,\"b\":2}"), v, scratch, &hint, &err),
+                 EDDY_OK);
+    cr_assert_eq(eddy__json_project(p2, LIT("{\"a\":1,\"b\":2}"), v, scratch, &hint, &err),
+                 EDDY_OK);
+    cr_expect_eq(v[0].as.i, 2);
+    cr_expect_eq(v[1].as.i, 1);
+    cr_expect_eq(hint.projection, p2);
+    eddy__projection_free(p1);
+    eddy__projection_free(p2);
 }
