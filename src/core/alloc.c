@@ -8,6 +8,7 @@
 #include <string.h>
 
 static unsigned long fail_countdown;
+_Thread_local unsigned long eddy__alloc_events;
 
 static int should_fail(void)
 {
@@ -23,21 +24,25 @@ void eddy_alloc_fail_at(unsigned long nth)
 
 void *eddy_malloc(size_t size)
 {
+    eddy__alloc_events++;
     return should_fail() ? NULL : malloc(size ? size : 1);
 }
 
 void *eddy_calloc(size_t n, size_t size)
 {
+    eddy__alloc_events++;
     return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1);
 }
 
 void *eddy_realloc(void *ptr, size_t size)
 {
+    eddy__alloc_events++;
     return should_fail() ? NULL : realloc(ptr, size ? size : 1);
 }
 
 void eddy_free(void *ptr)
 {
+    eddy__alloc_events++;
     free(ptr);
 }
 

@@ -23,6 +23,16 @@ char *eddy_strndup(const char *s, size_t n);
  * @initial. False when out of memory; the array is then unchanged. */
 bool eddy_array_reserve(void *items_ptr, size_t *cap, size_t need, size_t size, size_t initial);
 
+/* How many allocations, reallocations and frees the calling thread has made
+ * (wrapping): when it did not change across some work, that work changed
+ * no heap block, so the sizes it accounts for did not change either (the
+ * window store re-measures a row's sketches only then). */
+extern _Thread_local unsigned long eddy__alloc_events;
+static inline unsigned long eddy_alloc_events(void)
+{
+    return eddy__alloc_events;
+}
+
 /* Test hook: the @nth allocation from now on (1-based) fails; 0 disables.
  * Not thread-safe; for single-threaded unit tests. */
 void eddy_alloc_fail_at(unsigned long nth);

@@ -174,8 +174,8 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
         ws->group = eddy_calloc(agg->n_group ? agg->n_group : 1, sizeof *ws->group);
         ws->metrics = eddy_calloc(nm, sizeof *ws->metrics);
         ws->errors = eddy_calloc(nm, sizeof *ws->errors);
-        if (!ws->args || !ws->argp || !ws->arg_copies || !ws->arg_evals || !ws->sized_accs || !ws->group ||
-            !ws->metrics || !ws->errors)
+        if (!ws->args || !ws->argp || !ws->arg_copies || !ws->arg_evals || !ws->sized_accs ||
+            !ws->group || !ws->metrics || !ws->errors)
             err = EDDY_ENOMEM;
     }
     for (size_t a = 0; !err && a < ws->n_accs; a++) {
@@ -650,6 +650,7 @@ eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
         struct row *r;
         if ((err = row_fetch(ws, w, hash, &r)))
             return err;
+        unsigned long allocs = eddy_alloc_events();
         for (size_t a = 0; a < ws->n_accs; a++) {
             err = eddy_acc_update_pair(&r->accs[a], ws->accs[a].kind,
                                        ws->accs[a].arg ? ws->argp[a] : NULL,
@@ -657,7 +658,8 @@ eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
             if (err)
                 return err;
         }
-        row_account(ws, r);
+        if (eddy_alloc_events() != allocs) /* else no sketch changed size */
+            row_account(ws, r);
         if (retained) {
             revise(ws, w, r);
         } else {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg/acc.h"
 #include "config/diff.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -300,6 +301,49 @@ Test(memory, evicted_store_emits_exactly_what_a_full_store_emits)
     kv_free(&map);
     lines_free(&a);
     lines_free(&e);
+    eddy_plan_free(plan);
+}
+
+Test(memory, a_rows_sketches_are_accounted_exactly_as_they_grow)
+{
+    /* one key, 3000 values spread over five decades: after every event the
+     * store's memory must be its memory before the row plus a constant
+     * (the row) plus exactly what the row's DDSketch and HyperLogLog take,
+     * measured on twins fed the same values */
+    struct eddy_plan *plan = load(store_topology);
+    struct eddy_window_store *ws;
+    cr_assert_eq(eddy__window_store_new(&plan->aggregations[0], 10000, &ws), EDDY_OK);
+    struct eddy_value other[2] = {{.type = EDDY_V_STR, .as.s = {"other", 5}},
+                                  {.type = EDDY_V_NUM, .as.n = 1}};
+    struct eddy_value probe[2] = {{.type = EDDY_V_STR, .as.s = {"solo", 4}}, other[1]};
+    bool late;
+    /* the window exists before the baseline is taken */
+    cr_assert_eq(eddy__window_add(ws, other, 1000, 1000, &late), EDDY_OK);
+    size_t base = eddy__window_memory(ws);
+    struct eddy_acc q, d;
+    eddy_acc_init(&q);
+    eddy_acc_init(&d);
+    size_t row = 0;
+    for (int k = 0; k < 3000; k++) {
+        probe[1].as.n = 1.0 + (double)((k * 7919) % 100000);
+        cr_assert_eq(eddy__window_add(ws, probe, 1000, 1000, &late), EDDY_OK);
+        cr_assert_eq(eddy_acc_update(&q, EDDY_M_QUANTILE, &probe[1]), EDDY_OK);
+        cr_assert_eq(eddy_acc_update(&d, EDDY_M_DISTINCT, &probe[1]), EDDY_OK);
+        size_t sketches =
+            eddy_acc_memory(&q, EDDY_M_QUANTILE) + eddy_acc_memory(&d, EDDY_M_DISTINCT);
+        size_t now = eddy__window_memory(ws);
+        if (k == 0)
+            row = now - base - sketches;
+        cr_assert_eq(now - base - sketches, row,
+                     "after event %d: %zu bytes accounted, %zu expected", k + 1, now - base,
+                     row + sketches);
+    }
+    /* the sketches did grow */
+    cr_assert_gt(eddy_acc_memory(&q, EDDY_M_QUANTILE) + eddy_acc_memory(&d, EDDY_M_DISTINCT),
+                 4000);
+    eddy_acc_release(&q, EDDY_M_QUANTILE);
+    eddy_acc_release(&d, EDDY_M_DISTINCT);
+    eddy__window_store_free(ws);
     eddy_plan_free(plan);
 }
 
