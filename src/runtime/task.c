@@ -29,6 +29,9 @@
 #include "sink/archive.h"
 #include "state/be64.h"
 
+/* eddy_task.agg_advance */
+enum { ADVANCE_ALERTS = 1, ADVANCE_ROLLUPS = 2 };
+
 struct eddy_task {
     const struct eddy_plan *plan;
     char *topic;
@@ -63,6 +66,8 @@ struct eddy_task {
      * nothing to close or emit, and the advance is skipped */
     int64_t advanced_at;
     bool time_driven;
+    /* per aggregation, what advancing it involves besides its store */
+    uint8_t *agg_advance; /* ADVANCE_ALERTS | ADVANCE_ROLLUPS */
     /* idle-aware time: records with an event time so far, and as of the
      * last tick that saw new ones: that count, the tick's wall time and the
      * stream time then (INT64_MIN: no tick yet) */
@@ -106,9 +111,16 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->agg_time = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time);
     t->agg_time_persisted = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time_persisted);
     t->patterns = eddy_calloc(plan->n_patterns + 1, sizeof *t->patterns);
+    t->agg_advance = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_advance);
     if (!t->topic || !t->slots || !t->stores || !t->agg_time || !t->agg_time_persisted ||
-        !t->patterns)
+        !t->patterns || !t->agg_advance)
         goto out;
+    for (size_t i = 0; i < plan->n_alerts; i++)
+        if (plan->alerts[i].burn || plan->alerts[i].absent_windows) /* expire or fire on time */
+            t->agg_advance[plan->alerts[i].aggregation] |= ADVANCE_ALERTS;
+    for (size_t a = 0; a < plan->n_aggregations; a++)
+        if (plan->aggregations[a].rollup)
+            t->agg_advance[plan->aggregations[a].from] |= ADVANCE_ROLLUPS;
     for (size_t a = 0; a < plan->n_aggregations; a++)
         t->agg_time[a] = t->agg_time_persisted[a] = INT64_MIN;
     if ((err = eddy__decoder_new(&plan->source, &t->decoder)))
@@ -165,6 +177,7 @@ void eddy__task_free(struct eddy_task *task)
     for (size_t p = 0; task->patterns && p < task->plan->n_patterns; p++)
         eddy__pattern_store_free(task->patterns[p]);
     eddy_free(task->patterns);
+    eddy_free(task->agg_advance);
     for (size_t i = 0; task->archives && i < task->plan->n_archives; i++)
         eddy__archive_sink_free(task->archives[i]);
     eddy_free(task->archives);
@@ -343,9 +356,11 @@ static int64_t emit_time(const struct eddy_task *t, size_t a)
 static eddy_err_t advance_one(struct eddy_task *t, size_t a, bool flush)
 {
     eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
-    if (!err && t->plan->n_alerts)
+    if (!err && (t->agg_advance[a] & ADVANCE_ALERTS))
         err = eddy__alert_advance(t->alerts, a, emit_time(t, a), emit_alert, t);
-    for (size_t b = a + 1; !err && b < t->plan->n_aggregations; b++)
+    for (size_t b = a + 1; !err && (t->agg_advance[a] & ADVANCE_ROLLUPS) &&
+                           b < t->plan->n_aggregations;
+         b++)
         if (t->plan->aggregations[b].rollup && t->plan->aggregations[b].from == a)
             err = advance_one(t, b, flush);
     return err;
