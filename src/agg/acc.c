@@ -294,20 +294,17 @@ eddy_err_t eddy_acc_update(struct eddy_acc *acc, enum eddy_metric_kind kind,
     return eddy_acc_update_pair(acc, kind, arg, NULL);
 }
 
-eddy_err_t eddy_acc_update_pair(struct eddy_acc *acc, enum eddy_metric_kind kind,
-                                const struct eddy_value *arg, const struct eddy_value *arg2)
+eddy_err_t eddy__acc_update_other(struct eddy_acc *acc, enum eddy_metric_kind kind,
+                                  const struct eddy_value *arg, const struct eddy_value *arg2)
 {
     bool is_int;
     int64_t i;
     double d;
     uint64_t hash;
     switch (kind) {
-    case EDDY_M_COUNT: acc->u.count.n++; return EDDY_OK;
-    case EDDY_M_COUNT_IF: acc->u.count.n += arg && eddy_value_truthy(arg); return EDDY_OK;
-    case EDDY_M_RATIO:
-        acc->u.ratio.total++;
-        acc->u.ratio.hits += arg && eddy_value_truthy(arg);
-        return EDDY_OK;
+    case EDDY_M_COUNT:
+    case EDDY_M_COUNT_IF:
+    case EDDY_M_RATIO: return eddy_acc_update_pair(acc, kind, arg, arg2); /* inlined there */
     case EDDY_M_SUM:
     case EDDY_M_AVG:
         if (numeric_arg(arg, &is_int, &i, &d))

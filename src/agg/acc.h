@@ -136,10 +136,28 @@ void eddy_acc_init(struct eddy_acc *acc);
  * NULL @arg2. */
 eddy_err_t eddy_acc_update(struct eddy_acc *acc, enum eddy_metric_kind kind,
                            const struct eddy_value *arg);
+/* eddy_acc_update_pair for the kinds not inlined there. */
+eddy_err_t eddy__acc_update_other(struct eddy_acc *acc, enum eddy_metric_kind kind,
+                                  const struct eddy_value *arg, const struct eddy_value *arg2);
+
 /* The same with the second argument of TOP_K_BY (the weight) and ARG_MAX,
- * ARG_MIN (the field); other kinds ignore @arg2, which may be NULL. */
-eddy_err_t eddy_acc_update_pair(struct eddy_acc *acc, enum eddy_metric_kind kind,
-                                const struct eddy_value *arg, const struct eddy_value *arg2);
+ * ARG_MIN (the field); other kinds ignore @arg2, which may be NULL. The
+ * counting kinds, a few instructions each, are inlined (a window row
+ * updates a dozen accumulators per event). */
+static inline eddy_err_t eddy_acc_update_pair(struct eddy_acc *acc, enum eddy_metric_kind kind,
+                                              const struct eddy_value *arg,
+                                              const struct eddy_value *arg2)
+{
+    switch (kind) {
+    case EDDY_M_COUNT: acc->u.count.n++; return EDDY_OK;
+    case EDDY_M_COUNT_IF: acc->u.count.n += arg && eddy_value_truthy(arg); return EDDY_OK;
+    case EDDY_M_RATIO:
+        acc->u.ratio.total++;
+        acc->u.ratio.hits += arg && eddy_value_truthy(arg);
+        return EDDY_OK;
+    default: return eddy__acc_update_other(acc, kind, arg, arg2);
+    }
+}
 
 /* Folds @src into @dst (both of @kind). EDDY_ENOMEM leaves @dst unchanged. */
 eddy_err_t eddy_acc_merge(struct eddy_acc *dst, const struct eddy_acc *src,
