@@ -66,6 +66,10 @@ struct eddy_task {
      * nothing to close or emit, and the advance is skipped */
     int64_t advanced_at;
     bool time_driven;
+    /* the stores prepare_aggregates() prepares, in aggregation order (see
+     * list_prepared) */
+    struct eddy_window_store **prepared_stores;
+    size_t n_prepared;
     /* per aggregation, what advancing it involves besides its store */
     uint8_t *agg_advance; /* ADVANCE_ALERTS | ADVANCE_ROLLUPS */
     /* idle-aware time: records with an event time so far, and as of the
@@ -80,6 +84,8 @@ struct eddy_task {
     void *final_ctx;
     struct eddy_task_stats stats;
 };
+
+static void list_prepared(struct eddy_task *t);
 
 eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32_t partition,
                           const struct eddy_output *out, struct eddy_task **out_task)
@@ -112,8 +118,9 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     t->agg_time_persisted = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_time_persisted);
     t->patterns = eddy_calloc(plan->n_patterns + 1, sizeof *t->patterns);
     t->agg_advance = eddy_calloc(plan->n_aggregations + 1, sizeof *t->agg_advance);
+    t->prepared_stores = eddy_calloc(plan->n_aggregations + 1, sizeof *t->prepared_stores);
     if (!t->topic || !t->slots || !t->stores || !t->agg_time || !t->agg_time_persisted ||
-        !t->patterns || !t->agg_advance)
+        !t->patterns || !t->agg_advance || !t->prepared_stores)
         goto out;
     for (size_t i = 0; i < plan->n_alerts; i++)
         if (plan->alerts[i].burn || plan->alerts[i].absent_windows) /* expire or fire on time */
@@ -136,6 +143,7 @@ eddy_err_t eddy__task_new(const struct eddy_plan *plan, const char *topic, int32
     for (size_t a = 0; a < plan->n_aggregations; a++)
         if (plan->aggregations[a].rollup) /* its source's final rows feed it */
             eddy__window_export(t->stores[plan->aggregations[a].from]);
+    list_prepared(t);
     for (size_t p = 0; p < plan->n_patterns; p++)
         if ((err = eddy__pattern_store_new(&plan->patterns[p], plan->grace_ms, &t->patterns[p])))
             goto out;
@@ -178,6 +186,7 @@ void eddy__task_free(struct eddy_task *task)
         eddy__pattern_store_free(task->patterns[p]);
     eddy_free(task->patterns);
     eddy_free(task->agg_advance);
+    eddy_free(task->prepared_stores);
     for (size_t i = 0; task->archives && i < task->plan->n_archives; i++)
         eddy__archive_sink_free(task->archives[i]);
     eddy_free(task->archives);
@@ -468,6 +477,16 @@ static bool prepared(const struct eddy_task *t, size_t a)
     return !t->plan->aggregations[a].rollup && !t->plan->aggregations[a].where;
 }
 
+/* Lists the stores of the prepared() aggregations (once the stores, and
+ * the partial stores of repartitioned aggregations, are made). */
+static void list_prepared(struct eddy_task *t)
+{
+    t->n_prepared = 0;
+    for (size_t a = 0; a < t->plan->n_aggregations; a++)
+        if (prepared(t, a))
+            t->prepared_stores[t->n_prepared++] = agg_store(t, a);
+}
+
 /* The first half of aggregate(), run before the dedup check so that the
  * misses of that check and of the rows overlap: prepares every aggregation
  * fed by events and without a where filter (eddy__window_prepare_*: no
@@ -475,16 +494,14 @@ static bool prepared(const struct eddy_task *t, size_t a)
  * encoded before any is hashed (see window.h). */
 static void prepare_aggregates(struct eddy_task *t, int64_t ts)
 {
-    size_t n = t->plan->n_aggregations;
-    for (size_t a = 0; a < n; a++)
-        if (prepared(t, a))
-            eddy__window_prepare_key(agg_store(t, a), t->slots);
-    for (size_t a = 0; a < n; a++)
-        if (prepared(t, a))
-            eddy__window_prepare_row(agg_store(t, a), ts);
-    for (size_t a = 0; a < n; a++)
-        if (prepared(t, a))
-            eddy__window_prepare_args(agg_store(t, a), t->slots);
+    struct eddy_window_store **ws = t->prepared_stores;
+    size_t n = t->n_prepared;
+    for (size_t i = 0; i < n; i++)
+        eddy__window_prepare_key(ws[i], t->slots);
+    for (size_t i = 0; i < n; i++)
+        eddy__window_prepare_row(ws[i], ts);
+    for (size_t i = 0; i < n; i++)
+        eddy__window_prepare_args(ws[i], t->slots);
 }
 
 /* Aggregates the decoded record (prepared by prepare_aggregates); names the
@@ -915,6 +932,7 @@ eddy_err_t eddy__task_enable_repartition(struct eddy_task *t, size_t n_sources)
          * owning task's store revises its retained row */
         eddy__window_correct(t->combine[a], plan->late_correct_ms);
     }
+    list_prepared(t);
     return EDDY_OK;
 }
 
