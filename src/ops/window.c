@@ -189,7 +189,8 @@ eddy_err_t eddy__window_store_new(const struct eddy_aggregation *agg, int64_t gr
             const struct eddy_expr *arg = second ? def->arg2 : def->arg;
             size_t i = second ? ws->n_accs + a : a, slot = arg ? eddy__expr_slot(arg) : SIZE_MAX;
             ws->args[i] = eddy_value_null();
-            ws->argp[i] = &ws->args[i];
+            /* a kind without argument is updated with NULL (COUNT) */
+            ws->argp[i] = arg || second ? &ws->args[i] : NULL;
             if (arg && slot != SIZE_MAX)
                 ws->arg_copies[ws->n_arg_copies++] = (struct arg_copy){i, slot};
             else if (arg)
@@ -652,8 +653,7 @@ eddy_err_t eddy__window_add_prepared(struct eddy_window_store *ws, int64_t ts,
             return err;
         unsigned long allocs = eddy_alloc_events();
         for (size_t a = 0; a < ws->n_accs; a++) {
-            err = eddy_acc_update_pair(&r->accs[a], ws->accs[a].kind,
-                                       ws->accs[a].arg ? ws->argp[a] : NULL,
+            err = eddy_acc_update_pair(&r->accs[a], ws->accs[a].kind, ws->argp[a],
                                        ws->argp[ws->n_accs + a]);
             if (err)
                 return err;
