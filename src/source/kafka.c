@@ -486,9 +486,12 @@ eddy_err_t eddy__kconsumer_poll(struct eddy_kconsumer *c, rd_kafka_message_t **m
     int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     *n = 0;
     while (*n < max) {
-        int64_t left = deadline - mono_ms();
+        /* once a message is in, the rest of the batch is taken without
+         * waiting (and without reading the clock per message: it was 6% of
+         * the thread on a backlog) */
+        int64_t left = *n ? 0 : deadline - mono_ms();
         unsigned long rebalances = c->rebalances;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, *n || left <= 0 ? 0 : (int)left);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, left <= 0 ? 0 : (int)left);
         if (c->rebalances != rebalances)
             drop_messages(msgs, n);
         if (!m) {
