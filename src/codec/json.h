@@ -92,7 +92,9 @@ size_t eddy__projection_count(const struct eddy_projection *p);
  * of 1 to 16 bytes without escapes are remembered. Owned by the caller, one
  * per thread; zero-initialised = empty. It never changes what a document
  * yields: a key is taken from the hint only when its bytes and closing
- * quote are exactly those of the remembered key.
+ * quote are exactly those of the remembered key. A hint used with another
+ * projection empties itself; it recognises its projection by address, so
+ * it must not outlive it (a task frees both together).
  */
 struct eddy_json_hint {
     const struct eddy_projection *projection; /* whose trie nodes the targets are */
