@@ -367,9 +367,9 @@ static eddy_err_t advance_one(struct eddy_task *t, size_t a, bool flush)
     eddy_err_t err = eddy__window_advance(t->stores[a], emit_time(t, a), flush, emit_row, t);
     if (!err && (t->agg_advance[a] & ADVANCE_ALERTS))
         err = eddy__alert_advance(t->alerts, a, emit_time(t, a), emit_alert, t);
-    for (size_t b = a + 1; !err && (t->agg_advance[a] & ADVANCE_ROLLUPS) &&
-                           b < t->plan->n_aggregations;
-         b++)
+    if (!(t->agg_advance[a] & ADVANCE_ROLLUPS))
+        return err;
+    for (size_t b = a + 1; !err && b < t->plan->n_aggregations; b++)
         if (t->plan->aggregations[b].rollup && t->plan->aggregations[b].from == a)
             err = advance_one(t, b, flush);
     return err;
@@ -555,9 +555,8 @@ eddy_err_t eddy__task_process(struct eddy_task *t, const char *raw, size_t len, 
         t->scratch_cap = len;
     }
     int64_t ts;
-    enum eddy_dl_reason reason =
-        eddy__decode(t->decoder, raw, len, t->slots, &ts, t->scratch, &t->json_hint, detail,
-                     sizeof detail);
+    enum eddy_dl_reason reason = eddy__decode(t->decoder, raw, len, t->slots, &ts, t->scratch,
+                                              &t->json_hint, detail, sizeof detail);
     if (!reason && ts < 0) {
         reason = EDDY_DL_BAD_TIMESTAMP;
         snprintf(detail, sizeof detail, "event time %lld ms is before 1970-01-01", (long long)ts);

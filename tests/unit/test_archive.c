@@ -472,6 +472,16 @@ Test(archive, a_failed_publication_reports_eio_and_publishes_nothing)
     remove_tree(tmp_root);
 }
 
+/* A row of archive @def (per_service, at most 13 columns): window start
+ * 2025-04-30T08:00:00Z, service "auth", every other column null. */
+static void auth_row(const struct eddy_archive *def, struct eddy_value row[13])
+{
+    for (size_t c = 0; c < def->n_columns; c++)
+        row[c] = eddy_value_null();
+    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
+    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+}
+
 Test(archive, files_sealed_without_input_in_between_do_not_overwrite_each_other)
 {
     make_root();
@@ -480,10 +490,7 @@ Test(archive, files_sealed_without_input_in_between_do_not_overwrite_each_other)
     struct eddy_archive_sink *s;
     cr_assert_eq(eddy__archive_sink_new(def, 0, "7", false, &s), EDDY_OK);
     struct eddy_value row[13];
-    for (size_t c = 0; c < def->n_columns; c++)
-        row[c] = eddy_value_null();
-    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
-    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    auth_row(def, row);
     for (int file = 0; file < 3; file++) { /* rows of merged partials only: no offsets */
         cr_assert_eq(eddy__archive_add(s, row), EDDY_OK);
         cr_assert(eddy__archive_roll(s, 0, true));
@@ -538,10 +545,7 @@ Test(archive, a_commit_of_many_rows_is_cut_into_segments_below_the_message_limit
     struct eddy_archive_sink *a, *b;
     cr_assert_eq(eddy__archive_sink_new(def, 0, "1", true, &a), EDDY_OK);
     struct eddy_value row[13];
-    for (size_t c = 0; c < def->n_columns; c++)
-        row[c] = eddy_value_null();
-    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
-    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    auth_row(def, row);
     static char big[700 << 10];
     memset(big, 'x', sizeof big);
     for (int i = 0; i < 40; i++) { /* 40 rows of 100 KB, one of 700 KB in the middle */
@@ -611,10 +615,7 @@ Test(archive, writing_a_file_removes_the_temporary_files_of_earlier_attempts_at_
         fclose(f);
     }
     struct eddy_value row[13];
-    for (size_t c = 0; c < def->n_columns; c++)
-        row[c] = eddy_value_null();
-    row[0] = (struct eddy_value){EDDY_V_INT, {.i = 1746000000000LL}};
-    row[2] = (struct eddy_value){EDDY_V_STR, {.s = {"auth", 4}}};
+    auth_row(def, row);
     for (int64_t i = 0; i < 10; i++)
         eddy__archive_consumed(s, i);
     cr_assert_eq(eddy__archive_add(s, row), EDDY_OK);
