@@ -11,6 +11,8 @@ exec > >(tee "$root/bench/out/results.txt") 2>&1
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== aggregates and sketches (bench_agg)"
 "$build/bench_agg"
+echo "== the dedup store alone: mean cost and the longest single call (bench_dedup)"
+"$build/bench_dedup"
 [ -x "$build/bench_state" ] && { echo "== RocksDB state (bench_state)"; "$build/bench_state"; }
 echo "== local mode, whole topologies, and the codec (bench/local)"
 "$root/bench/local" "$build" 1000000

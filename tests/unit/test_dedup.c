@@ -126,14 +126,15 @@ static bool model_seen(struct model *m, uint64_t id, int64_t ts, int64_t stream_
     return false;
 }
 
-Test(dedup, sweeps_in_place_and_by_growing_agree_with_a_reference)
+Test(dedup, sweeping_and_growing_agree_with_a_reference)
 {
     /* 60000 records over 3000 ids, whose hashes share their low bits in
      * groups (long probe runs, runs wrapping around the table end), at a
      * stream time that moves 0-1 ms per record in bursts and 0-7 ms in
      * quiet spells, some records late: the live ids rise and fall, so the
-     * table grows (1024 -> 4096 slots) and is then swept in place 11 times;
-     * every answer must be the reference's */
+     * table grows (1024 -> 2048 slots, 153 records looked up while the old
+     * table is moved) and the sweep goes round it 95 times; every answer
+     * must be the reference's */
     const int64_t within = 400;
     const size_t n_ids = 3000, n_records = 60000;
     uint64_t *ids = malloc(n_ids * sizeof *ids);
@@ -174,13 +175,17 @@ Test(dedup, sweeps_in_place_and_by_growing_agree_with_a_reference)
     free(m.ts);
 }
 
-Test(dedup, an_in_place_sweep_keeps_a_run_that_wraps_around_findable)
+Test(dedup, a_sweep_keeps_a_run_that_wraps_around_findable)
 {
-    /* 1024 slots. 300 ids whose homes are the last 8 slots and the first 8
-     * form one run around the end of the table; every other one expires.
-     * Fillers elsewhere then take the table to half full: the sweep is in
-     * place (live ids 150 + 212 < 3/8), removes the expired ids from the
-     * run, and every live one must still be found, every expired one not */
+    /* 1024 slots, swept 8 slots per new id, a region (128 slots) at a time
+     * when the pending table (128 slots) is flushed at 64 ids. 300 ids
+     * whose homes are the last 8 slots and the first 8 form one run around
+     * the end of the table, across the filter blocks of regions 7, 0, 1 and
+     * 2; every other one expires. 150 fillers elsewhere then bring two
+     * flushes: the sweep goes once round the table, removes the expired ids
+     * from the run and makes each region's filter block anew from the ids
+     * left. Every live id must still be found (through the filter too),
+     * every expired one not */
     const int64_t within = 10;
     struct eddy_dedup_store *s;
     cr_assert_eq(eddy__dedup_new(within, &s), EDDY_OK);
@@ -189,17 +194,72 @@ Test(dedup, an_in_place_sweep_keeps_a_run_that_wraps_around_findable)
         run[i] = ((i + 1) * 0x9e3779b97f4a7c15ULL & ~(uint64_t)1023) | ((1016 + i % 16) & 1023);
         cr_assert_not(seen(s, run[i], i % 2 ? 95 : 0, 0));
     }
-    /* the fillers' homes lie between the run and its start */
-    for (uint64_t i = 0; i < 212; i++)
+    cr_assert_eq(eddy__dedup_size(s), 300);
+    for (uint64_t i = 0; i < 150; i++)
         cr_assert_not(seen(s, (i + 7) * 0xc2b2ae3d27d4eb4fULL << 10 | (400 + i % 500), 100, 100));
-    cr_assert_eq(eddy__dedup_size(s), 512);
-    /* the 513th id: the sweep */
-    cr_assert_not(seen(s, 0x5555555555555555ULL << 10 | 700, 100, 100));
-    cr_expect_eq(eddy__dedup_size(s), 150 + 212 + 1);
+    cr_expect_eq(eddy__dedup_size(s), 150 + 150);
     for (size_t i = 1; i < 300; i += 2)
         cr_expect(seen(s, run[i], 100, 100), "live id %zu lost", i);
     for (size_t i = 0; i < 300; i += 2)
         cr_expect_not(seen(s, run[i], 100, 100), "expired id %zu kept", i);
+    eddy__dedup_free(s);
+}
+
+Test(dedup, every_id_is_found_while_the_table_grows)
+{
+    /* 80000 ids, every other one at random, the others with hashes that
+     * share their low bits in groups (long probe runs, some around the
+     * table end): the table grows from 1024 to 262144 slots, each time
+     * moving the old table into the new one while lookups try both. Up to
+     * 65536 slots a move is done at the next flush of the pending table;
+     * past that (the pending table flushes 4096 ids at a time, owing 32768
+     * slots of move) it takes several, 131072 -> 262144 four, from the
+     * 65537th id on. Every 1000 new ids, every id so far must be a
+     * duplicate (a move that stopped inside a run would lose the rest of
+     * the run; a lookup skipping the old table, the ids not moved yet) */
+    const size_t n = 80000;
+    uint64_t *ids = malloc(n * sizeof *ids);
+    cr_assert(ids);
+    uint64_t x = 88172645463325252ULL;
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(1000000, &s), EDDY_OK);
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t low = (i % 40) * 7 + (i % 7 == 0 ? 1015 : 0);
+        ids[i] = i % 2 ? x : (x & ~(uint64_t)1023) | (low & 1023);
+        cr_assert_not(seen(s, ids[i], 0, 0), "id %zu", i);
+        if ((i + 1) % 1000 && i + 1 < n)
+            continue;
+        for (size_t j = 0; j <= i; j++)
+            cr_assert(seen(s, ids[j], 0, 0), "id %zu lost after %zu ids", j, i + 1);
+    }
+    cr_expect_eq(eddy__dedup_size(s), n);
+    eddy__dedup_free(s);
+    free(ids);
+}
+
+Test(dedup, the_sweep_runs_while_any_id_may_have_expired)
+{
+    /* The sweep is skipped while no id can have expired (the least time
+     * kept, as of the last lap, is within the span), so it must count the
+     * ids a lap keeps, not only those it puts. 1024 slots, a lap every 128
+     * new ids. 50 ids at 0, 100 at 500; at 1001 the first 50 have expired:
+     * 200 new ids bring a lap that removes them and keeps the 100 (least
+     * time 500). At 1600 those have expired too: 200 new ids must bring a
+     * lap that removes them */
+    struct eddy_dedup_store *s;
+    cr_assert_eq(eddy__dedup_new(1000, &s), EDDY_OK);
+    uint64_t id = 0;
+    for (int i = 0; i < 50; i++)
+        cr_assert_not(seen(s, ++id * 0x9e3779b97f4a7c15ULL, 0, 0));
+    for (int i = 0; i < 100; i++)
+        cr_assert_not(seen(s, ++id * 0x9e3779b97f4a7c15ULL, 500, 500));
+    for (int i = 0; i < 200; i++)
+        cr_assert_not(seen(s, ++id * 0x9e3779b97f4a7c15ULL, 1001, 1001));
+    cr_expect_eq(eddy__dedup_size(s), 100 + 200);
+    for (int i = 0; i < 200; i++)
+        cr_assert_not(seen(s, ++id * 0x9e3779b97f4a7c15ULL, 1600, 1600));
+    cr_expect_eq(eddy__dedup_size(s), 200 + 200);
     eddy__dedup_free(s);
 }
 
