@@ -5,7 +5,7 @@
  *
  *   bench_latency --bootstrap H:P --input TOPIC --output TOPIC [--rate EPS]
  *                 [--seconds S] [--warmup S] [--tail S] [--probe-ms MS] [--drain S]
- *                 [--fetch-wait-ms MS] [--samples PATH]
+ *                 [--fetch-wait-ms MS] [--update-ms MS] [--samples PATH]
  *
  * Load: `eddy gen service-logs --live` in this process (eddy_gen_run, the
  * same producer settings as `eddy gen --topic`: idempotent, lz4, linger 5 ms,
@@ -19,7 +19,8 @@
  * keyed like the load, so probes spread over every input partition) whose
  * timestamp is its wall-clock send time t. Its first output row (an
  * intermediate update, emit {updates: 1s}) is emitted when its partition's
- * stream time crosses a multiple of 1 s, and becomes readable when eddy's
+ * stream time crosses a multiple of 1 s (--update-ms, default 1000: the
+ * topology's updates interval), and becomes readable when eddy's
  * transaction holding it commits. eddy aggregates a record, then advances
  * stream time to it and emits updates, so the earliest moment U at which
  * the update can exist is known from the order of records in the
@@ -78,7 +79,7 @@ struct probe {
 struct options {
     const char *bootstrap, *input, *output, *samples;
     double rate;
-    int seconds, warmup, tail, probe_ms, drain, fetch_wait_ms;
+    int seconds, warmup, tail, probe_ms, drain, fetch_wait_ms, update_ms;
 };
 
 struct bench {
@@ -162,10 +163,10 @@ static eddy_err_t send_probe(struct bench *b)
                         "\"tenant_id\":\"t-probe\",\"tenant_tier\":\"free\",\"region\":\"NA\","
                         "\"endpoint\":\"/probe\",\"user_id\":\"u-probe\",\"bytes_out\":1}",
                         key, ts, key);
-    int64_t t_ms = now_us / 1000, second_ms = t_ms - t_ms % 1000;
-    bool crosses = b->partition_time[partition_of(b, key, (size_t)klen)] < second_ms;
+    int64_t t_ms = now_us / 1000, every = b->opt.update_ms, boundary_ms = t_ms - t_ms % every;
+    bool crosses = b->partition_time[partition_of(b, key, (size_t)klen)] < boundary_ms;
     b->probes[n].sent_us = now_us;
-    b->probes[n].update_us = crosses ? now_us : (second_ms + 1000) * 1000;
+    b->probes[n].update_us = crosses ? now_us : (boundary_ms + every) * 1000;
     int64_t interval = (int64_t)b->opt.probe_ms * 1000000, now = eddy_mono_ns();
     b->next_probe_ns += interval;
     if (b->next_probe_ns < now) /* the loop stalled: no burst of probes to catch up */
@@ -408,7 +409,8 @@ static int report(struct bench *b)
            atomic_load(&b->rows), atomic_load(&b->updates));
     print_dist("latency", &dl, n);
     print_dist("after_update", &du, n);
-    printf("(%zu probes crossed a 1 s boundary themselves: U = t for them)\n", crossed);
+    printf("(%zu probes crossed a %d ms boundary themselves: U = t for them)\n", crossed,
+           b->opt.update_ms);
     if (n < measured)
         printf("MISSING: %zu probes had no result row %d s after the load stopped\n", measured - n,
                b->opt.drain);
@@ -433,7 +435,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                           .tail = 2,
                           .probe_ms = 10,
                           .drain = 30,
-                          .fetch_wait_ms = 10};
+                          .fetch_wait_ms = 10,
+                          .update_ms = 1000};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--bootstrap"))
@@ -458,11 +461,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->drain = atoi(v);
         else if (!strcmp(a, "--fetch-wait-ms"))
             o->fetch_wait_ms = atoi(v);
+        else if (!strcmp(a, "--update-ms"))
+            o->update_ms = atoi(v);
         else
             return -1;
     }
     if (!o->bootstrap || !o->input || !o->output || o->rate <= 0 || o->seconds <= 0 ||
         o->warmup < 0 || o->tail < 0 || o->probe_ms <= 0 || o->drain < 0 || o->fetch_wait_ms < 0 ||
+        o->update_ms <= 0 ||
         argc % 2 == 0)
         return -1;
     return 0;
@@ -475,7 +481,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_latency --bootstrap H:P --input TOPIC --output TOPIC "
                         "[--rate EPS] [--seconds S] [--warmup S] [--tail S] [--probe-ms MS] "
                         "[--drain S] "
-                        "[--fetch-wait-ms MS] [--samples PATH]\n");
+                        "[--fetch-wait-ms MS] [--update-ms MS] [--samples PATH]\n");
         return 2;
     }
     signal(SIGINT, on_signal);

@@ -10,7 +10,8 @@
 # (service-health's per-service aggregation, emit {updates: 1s}) with the
 # default commit interval of 100 ms (COMMIT_MS=N to change) and --http
 # (TOPOLOGY=FILE runs another topology with the same NAME/INPUT placeholders
-# and a service_1m-like aggregation writing to NAME-out).
+# and a service_1m-like aggregation writing to NAME-out, e.g.
+# bench/latency.d/service_1m_500ms.yaml: updates every 500 ms).
 # Once it is ready, bench_latency (bench/bench_latency.c) produces generated
 # service logs with live timestamps at RATE events/s and every 10 ms a probe
 # event of a new service "probe-<n>" stamped with its send time t, and reads
@@ -69,6 +70,10 @@ metrics() { curl -sf "http://127.0.0.1:$port/metrics"; }
 timeout 120 "$kafka" create-topic "$name-in" --partitions "$partitions" >/dev/null
 sed "s/NAME/$name/g; s/INPUT/$name-in/" "${TOPOLOGY:-$root/bench/latency.d/service_1m.yaml}" \
     >"$tmp/topology.yaml"
+# the updates interval, for bench_latency's after_update (1s, 500ms, ...)
+update_ms=$(sed -nE 's/.*updates: *([0-9]+)(ms|s)\b.*/\1 \2/p' "$tmp/topology.yaml" | head -1 |
+    awk '{print $2 == "s" ? $1 * 1000 : $1}')
+update_ms=${update_ms:-1000}
 "$build/eddy" run "$tmp/topology.yaml" --bootstrap "$bootstrap" --state-dir "$tmp/state" \
     --instance a --commit-interval-ms "$commit_ms" --http "127.0.0.1:$port" 2>"$tmp/eddy.log" &
 eddy_pid=$!
@@ -84,6 +89,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$build/bench_latency" --bootstrap "$bootstrap" --input "$name-in" --output "$name-out" \
     --rate "$rate" --seconds "$secs" --warmup "$warmup" --samples "$tmp/samples" \
+    --update-ms "$update_ms" \
     >"$tmp/bench.out" 2>"$tmp/bench.log" &
 bench_pid=$!
 # measured period: from the end of the warm-up until probes stop (to ~0.1 s)
