@@ -130,8 +130,9 @@ static inline unsigned prefix_byte(const struct entry *e, unsigned d)
 /* Sorts @a[0..n) like entry_cmp: an in-place most-significant-byte radix
  * sort (American flag) over the 24 prefix bytes, skipping bytes every
  * entry shares, then entry_cmp within a bucket of equal prefixes or of
- * fewer than 32 entries. qsort_r over 1M entries spent most of a restore's
- * sort in the comparison callback and in copying entries. */
+ * fewer than 32 entries (by insertion up to 32 entries: glibc's qsort_r
+ * allocates a buffer per call). qsort_r over 1M entries spent most of a
+ * restore's sort in the comparison callback and in copying entries. */
 static void sort_entries(struct entry *a, size_t n, unsigned d, const unsigned char *arena)
 {
     while (n >= 32 && d < PREFIX_BYTES) {
@@ -165,8 +166,17 @@ static void sort_entries(struct entry *a, size_t n, unsigned d, const unsigned c
                 sort_entries(a + end[b] - count[b], count[b], d + 1, arena);
         return;
     }
-    if (n > 1)
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            struct entry e = a[i];
+            size_t j = i;
+            for (; j > 0 && entry_cmp(&a[j - 1], &e, (void *)arena) > 0; j--)
+                a[j] = a[j - 1];
+            a[j] = e;
+        }
+    } else {
         qsort_r(a, n, sizeof *a, entry_cmp, (void *)arena);
+    }
 }
 
 /* Writes the sorted buffer (last entry per key) to the SST file. */

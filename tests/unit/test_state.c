@@ -666,6 +666,83 @@ Test(state, loader_gives_the_same_state_as_batches_with_checkpoints)
     cr_expect_neq(access(leftover, F_OK), 0, "no load file is left behind");
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+Test(state, loader_sorts_keys_sharing_long_prefixes_and_keeps_the_last_of_each)
+{
+    /* 6000 records over 900 keys in random order: 30-byte keys in groups
+     * that share their first 24 bytes (the radix sort cannot tell them
+     * apart), keys of 3..26 bytes that are prefixes of one another, and
+     * buckets of every size; some keys deleted, most written several times.
+     * The store must hold exactly the last write of each key, in byte order */
+    enum { KEYS = 900, RECORDS = 6000 };
+    static char keys[KEYS][40];
+    static int last[KEYS]; /* value of the last write, -1: deleted, -2: none */
+    for (int k = 0; k < KEYS; k++) {
+        if (k % 3 == 0) /* 30 bytes, 30 groups of shared 24-byte prefixes */
+            snprintf(keys[k], sizeof keys[k], "w0000000000000000grp%04d%06d", k % 30, k);
+        else if (k % 3 == 1 && k / 3 < 24) /* 3..26 bytes, prefixes of one another */
+            snprintf(keys[k], sizeof keys[k], "%.*s", 3 + k / 3, "pppppppppppppppppppppppppp");
+        else if (k % 3 == 1)
+            snprintf(keys[k], sizeof keys[k], "%.*s-%d", 3 + k % 24, "pppppppppppppppppppppppppp",
+                     k);
+        else
+            snprintf(keys[k], sizeof keys[k], "q%02d-%d", k % 50, k);
+        last[k] = -2;
+    }
+    struct eddy_state *st = open_state();
+    struct eddy_store *s = store(st, "win", 0);
+    struct eddy_state_loader *l;
+    cr_assert_eq(eddy__state_loader_new(s, 0, &l), EDDY_OK);
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    char value[16];
+    for (int r = 0; r < RECORDS; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % KEYS);
+        if (x >> 60 == 0) {
+            load(l, r, keys[k], NULL);
+            last[k] = -1;
+        } else {
+            snprintf(value, sizeof value, "%d", r);
+            load(l, r, keys[k], value);
+            last[k] = r;
+        }
+    }
+    cr_assert_eq(eddy__state_loader_finish(l, RECORDS), EDDY_OK);
+    eddy__state_loader_free(l);
+    /* the model: distinct keys with a value, sorted, as scan_all prints */
+    char *sorted[KEYS];
+    int n = 0;
+    for (int k = 0; k < KEYS; k++) {
+        bool dup = false;
+        for (int j = 0; j < k && !dup; j++)
+            dup = strcmp(keys[j], keys[k]) == 0;
+        cr_assert_not(dup, "key %d repeats", k); /* every key distinct */
+        if (last[k] >= 0)
+            sorted[n++] = keys[k];
+    }
+    qsort(sorted, (size_t)n, sizeof *sorted, str_cmp);
+    struct eddy_buf want, got;
+    eddy_buf_init(&want);
+    eddy_buf_init(&got);
+    for (int i = 0; i < n; i++) {
+        int k = (int)((sorted[i] - keys[0]) / sizeof keys[0]);
+        snprintf(value, sizeof value, "%d", last[k]);
+        eddy_buf_puts(&want, sorted[i]);
+        eddy_buf_puts(&want, "=");
+        eddy_buf_puts(&want, value);
+        eddy_buf_puts(&want, ";");
+    }
+    cr_expect_gt(n, 500);
+    cr_expect_str_eq(scan_all(s, &got), want.data);
+    eddy_buf_release(&want);
+    eddy_buf_release(&got);
+    eddy__state_close(st);
+}
+
 Test(state, loader_finish_with_nothing_buffered_commits_the_checkpoint)
 {
     struct eddy_state *st = open_state();
