@@ -5,7 +5,9 @@
  * see core/hash.h) was accepted and its event time is at most `within`
  * before the current stream time. Entries older than that are expired, so
  * memory holds about (event rate x within) entries, 16 bytes each, in an
- * open-addressing table kept at most half full. A 64-bit hash makes a false
+ * open-addressing table kept at most half full (a little more while a
+ * larger one is made ready). No call does more than a bounded share of
+ * upkeep (sweeping, growing): see dedup.c. A 64-bit hash makes a false
  * duplicate among 10 million live ids about 1 in 2^40 per record.
  *
  * Single-threaded: one store per task.
