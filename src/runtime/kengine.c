@@ -106,6 +106,9 @@ struct eddy_kengine {
     struct eddy_kconsumer *consumer;
     struct eddy_kproducer *producer;
     struct eddy_kreader *reader; /* changelogs, for restores */
+    /* the bulk loader of the restores of one assignment (its buffer, up to
+     * 64 MB, faulted in once, not per store partition), freed after it */
+    struct eddy_state_loader *loader;
     const char **store_names;
     size_t n_stores;
     char **changelogs; /* per store */
@@ -296,8 +299,10 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
         err = eddy__store_checkpoint(*store, &from);
     for (int attempt = 0; !err && attempt < 2; attempt++) {
         struct restore_ctx r = {.engine = e};
-        if ((err = eddy__state_loader_new(*store, 0, &r.loader)))
+        if ((err = e->loader ? eddy__state_loader_reset(e->loader, *store)
+                             : eddy__state_loader_new(*store, 0, &e->loader)))
             break;
+        r.loader = e->loader;
         int64_t low = 0, high = 0; /* for eddy_restore_remaining_records */
         if (e->view && rd_kafka_query_watermark_offsets(eddy__kconsumer_handle(e->consumer),
                                                         e->changelogs[s], partition, &low, &high,
@@ -308,7 +313,6 @@ static eddy_err_t restore_store(struct eddy_kengine *e, struct eddy_kreader *rea
                                  &next);
         if (!err)
             err = eddy__state_loader_finish(r.loader, next);
-        eddy__state_loader_free(r.loader);
         if (err == EDDY_ERANGE && attempt == 0) {
             /* the checkpoint is past the changelog's end: the topic was
              * recreated or truncated; start over from an empty store */
@@ -1080,12 +1084,17 @@ static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *pa
         eddy_log(EDDY_LOG_INFO, "rebalance", "assigned %s[%d]", parts->elems[i].topic,
                  parts->elems[i].partition);
         eddy_err_t err = task_open(e, parts->elems[i].partition);
-        if (err)
+        if (err) {
+            eddy__state_loader_free(e->loader);
+            e->loader = NULL;
             return e->pending = err;
+        }
         /* backfill: the consumer set where input partitions start */
         if (e->backfill && strcmp(parts->elems[i].topic, e->plan->source.topic) == 0)
             e->tasks[parts->elems[i].partition].position = parts->elems[i].offset;
     }
+    eddy__state_loader_free(e->loader);
+    e->loader = NULL;
     e->snap.readiness = EDDY_READY;
     e->snap.restore_remaining = 0;
     e->directory_dirty = true;
@@ -1558,6 +1567,7 @@ static void teardown(struct eddy_kengine *e)
     eddy__kconsumer_free(e->consumer); /* revokes: the final commit happens there */
     eddy__kproducer_free(e->producer);
     eddy__kreader_free(e->reader);
+    eddy__state_loader_free(e->loader);
     for (int p = 0; e->tasks && p < e->n_partitions; p++) {
         eddy__task_free(e->tasks[p].task);
         eddy_free(e->tasks[p].stores);

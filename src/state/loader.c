@@ -53,6 +53,24 @@ struct eddy_state_loader {
     uint64_t ingested;
 };
 
+eddy_err_t eddy__state_loader_reset(struct eddy_state_loader *l, struct eddy_store *s)
+{
+    const char *dir = s->state->dir;
+    size_t len = strlen(dir) + strlen("/load-.sst") + s->cf_name_len + 1;
+    char *path = eddy_malloc(len);
+    if (!path)
+        return EDDY_ENOMEM;
+    snprintf(path, len, "%s/load-%s.sst", dir, s->cf_name);
+    eddy_free(l->sst_path);
+    l->sst_path = path;
+    l->store = s;
+    l->arena_len = 0;
+    l->nentries = 0;
+    l->next_offset = -1;
+    l->ingested = 0;
+    return EDDY_OK;
+}
+
 eddy_err_t eddy__state_loader_new(struct eddy_store *s, size_t buffer_bytes,
                                   struct eddy_state_loader **out)
 {
@@ -60,17 +78,11 @@ eddy_err_t eddy__state_loader_new(struct eddy_store *s, size_t buffer_bytes,
     struct eddy_state_loader *l = eddy_calloc(1, sizeof *l);
     if (!l)
         return EDDY_ENOMEM;
-    l->store = s;
     l->budget = buffer_bytes ? buffer_bytes : DEFAULT_BUFFER_BYTES;
-    l->next_offset = -1;
-    const char *dir = s->state->dir;
-    size_t len = strlen(dir) + strlen("/load-.sst") + s->cf_name_len + 1;
-    l->sst_path = eddy_malloc(len);
-    if (!l->sst_path || eddy__state_batch_new(&l->batch)) {
+    if (eddy__state_batch_new(&l->batch) || eddy__state_loader_reset(l, s)) {
         eddy__state_loader_free(l);
         return EDDY_ENOMEM;
     }
-    snprintf(l->sst_path, len, "%s/load-%s.sst", dir, s->cf_name);
     *out = l;
     return EDDY_OK;
 }

@@ -157,6 +157,11 @@ eddy_err_t eddy__state_loader_new(struct eddy_store *s, size_t buffer_bytes,
                                   struct eddy_state_loader **out);
 /* Frees the loader; records added since the last ingest are discarded. */
 void eddy__state_loader_free(struct eddy_state_loader *l);
+/* Points the loader at store @s (of the same state) as if new, keeping its
+ * buffer: records added since the last ingest are discarded. A restore of
+ * many partitions reuses one loader, instead of faulting in a fresh buffer
+ * for each. EDDY_ENOMEM leaves it pointing at its previous store. */
+eddy_err_t eddy__state_loader_reset(struct eddy_state_loader *l, struct eddy_store *s);
 /* Adds the changelog record at @changelog_offset (offsets increase): a
  * put, or a tombstone when @v is NULL. May ingest (then it returns its
  * errors). Keys and values are limited to 4 GiB - 2 (EDDY_EINVAL). */

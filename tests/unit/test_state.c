@@ -666,6 +666,40 @@ Test(state, loader_gives_the_same_state_as_batches_with_checkpoints)
     cr_expect_neq(access(leftover, F_OK), 0, "no load file is left behind");
 }
 
+Test(state, a_loader_reset_to_another_store_starts_over_there)
+{
+    /* one loader for the restores of several partitions: finished records
+     * stay in their store, records buffered before a reset are discarded
+     * (a restore that failed half way), checkpoints follow their store */
+    struct eddy_state *st = open_state();
+    struct eddy_store *a = store(st, "win", 0), *b = store(st, "win", 1), *c = store(st, "dd", 0);
+    struct eddy_state_loader *l;
+    cr_assert_eq(eddy__state_loader_new(a, 0, &l), EDDY_OK);
+    load(l, 0, "k1", "a");
+    load(l, 1, "k2", "a");
+    cr_assert_eq(eddy__state_loader_finish(l, 2), EDDY_OK);
+    cr_assert_eq(eddy__state_loader_reset(l, b), EDDY_OK);
+    load(l, 5, "k1", "b"); /* never finished: discarded by the reset below */
+    cr_assert_eq(eddy__state_loader_reset(l, c), EDDY_OK);
+    cr_expect_eq(eddy__state_loader_ingested(l), 0);
+    load(l, 7, "k3", "c");
+    cr_assert_eq(eddy__state_loader_finish(l, 8), EDDY_OK);
+    cr_assert_eq(eddy__state_loader_reset(l, b), EDDY_OK);
+    load(l, 9, "k4", "b");
+    cr_assert_eq(eddy__state_loader_finish(l, 10), EDDY_OK);
+    eddy__state_loader_free(l);
+    struct eddy_buf buf;
+    eddy_buf_init(&buf);
+    cr_expect_str_eq(scan_all(a, &buf), "k1=a;k2=a;");
+    cr_expect_str_eq(scan_all(b, &buf), "k4=b;");
+    cr_expect_str_eq(scan_all(c, &buf), "k3=c;");
+    cr_expect_eq(checkpoint_of(a), 2);
+    cr_expect_eq(checkpoint_of(b), 10);
+    cr_expect_eq(checkpoint_of(c), 8);
+    eddy_buf_release(&buf);
+    eddy__state_close(st);
+}
+
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
