@@ -608,8 +608,12 @@ static int gen_to_kafka(const char *kind, const struct eddy_gen_opts *opts, cons
     enum eddy_ts_format format = strcmp(time_format, "unix_s") == 0    ? EDDY_TS_UNIX_S
                                  : strcmp(time_format, "unix_ms") == 0 ? EDDY_TS_UNIX_MS
                                                                        : EDDY_TS_RFC3339;
-    /* the clock starts at the first event's time (live: the time of sending) */
-    struct kafka_out out = {NULL, topic, NULL, format, NULL, 0, opts->live ? 0 : opts->start_ms};
+    /* --record-time event: the clock starts at the first event's time (live:
+     * the time of sending); send: no clock, every record gets the time of
+     * sending (it used to get --start: with the default --start, 2025-04-30,
+     * the broker deleted the records at its next retention check) */
+    struct kafka_out out = {NULL,   topic, NULL, format, NULL, 0,
+                            event_time && !opts->live ? opts->start_ms : 0};
     eddy_err_t err = event_time ? eddy__projection_new(&time_path, 1, &out.time_field) : EDDY_OK;
     if (!err)
         err = eddy__kproducer_new(&conf, NULL, &out.producer);

@@ -71,6 +71,21 @@ awk '{ if ($1 < last[$2]) bad++; last[$2] = $1 } END { exit (bad ? 1 : 0) }' "$E
     eos_fail "record timestamps go backwards within a partition"
 first=$(awk 'NR == 1 || $1 < min { min = $1 } END { print min }' "$EOS_DIR/input.txt")
 ((first == start_s * 1000)) || eos_fail "the first record's timestamp is $first, not $start"
+# the default, --record-time send: every record stamped with the time it
+# was sent, whatever --start says (it used to be --start for all of them,
+# which the broker's retention then deleted)
+timeout 120 "$eos_kafka" create-topic "$EOS_NAME-sendtime" --partitions 1 >/dev/null ||
+    eos_fail "cannot create topic $EOS_NAME-sendtime"
+sent_from=$(($(date +%s%3N) - 1000))
+"$EOS_EDDY" gen service-logs --count 300 --start 2025-04-30T10:00:00Z --seed 3 \
+    --topic "$EOS_NAME-sendtime" --bootstrap "$EOS_BOOTSTRAP" 2>>"$EOS_DIR/gen.log" ||
+    eos_fail "eddy gen --topic (record time send) failed"
+sent_to=$(($(date +%s%3N) + 1000))
+timeout 60 kcat -b "$EOS_BOOTSTRAP" -C -t "$EOS_NAME-sendtime" -o beginning -e -q -f '%T\n' \
+    >"$EOS_DIR/sendtime.txt" 2>>"$EOS_DIR/kcat.stderr"
+awk -v lo="$sent_from" -v hi="$sent_to" '$1 < lo || $1 > hi { bad++ }
+    END { exit (NR == 300 && !bad ? 0 : 1) }' "$EOS_DIR/sendtime.txt" ||
+    eos_fail "--record-time send: $(wc -l <"$EOS_DIR/sendtime.txt") records, timestamps $(sort -n "$EOS_DIR/sendtime.txt" | sed -n '1p;$p' | tr '\n' ' ')not within [$sent_from, $sent_to]"
 # the input in timestamp order (per partition: offset order), so that a
 # local run sees no record late; and the records of [T1, T2)
 sort -s -k1,1n -k2,2n -k3,3n "$EOS_DIR/input.txt" >"$EOS_DIR/input.sorted"
