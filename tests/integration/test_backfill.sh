@@ -85,7 +85,9 @@ timeout 60 kcat -b "$EOS_BOOTSTRAP" -C -t "$EOS_NAME-sendtime" -o beginning -e -
     >"$EOS_DIR/sendtime.txt" 2>>"$EOS_DIR/kcat.stderr"
 awk -v lo="$sent_from" -v hi="$sent_to" '$1 < lo || $1 > hi { bad++ }
     END { exit (NR == 300 && !bad ? 0 : 1) }' "$EOS_DIR/sendtime.txt" ||
-    eos_fail "--record-time send: $(wc -l <"$EOS_DIR/sendtime.txt") records, timestamps $(sort -n "$EOS_DIR/sendtime.txt" | sed -n '1p;$p' | tr '\n' ' ')not within [$sent_from, $sent_to]"
+    eos_fail "--record-time send: $(wc -l <"$EOS_DIR/sendtime.txt") records, timestamps" \
+        "$(sort -n "$EOS_DIR/sendtime.txt" | sed -n '1p;$p' | tr '\n' ' ')" \
+        "not within [$sent_from, $sent_to]"
 # the input in timestamp order (per partition: offset order), so that a
 # local run sees no record late; and the records of [T1, T2)
 sort -s -k1,1n -k2,2n -k3,3n "$EOS_DIR/input.txt" >"$EOS_DIR/input.sorted"
