@@ -1080,21 +1080,19 @@ static eddy_err_t on_assign(void *ctx, const rd_kafka_topic_partition_list_t *pa
     e->snap.readiness = EDDY_RESTORING;
     e->bf_phase = BF_RUNNING; /* backfill: a new assignment starts the finish over */
     publish_metrics(e, true);
-    for (int i = 0; i < parts->cnt; i++) {
+    eddy_err_t err = EDDY_OK;
+    for (int i = 0; !err && i < parts->cnt; i++) {
         eddy_log(EDDY_LOG_INFO, "rebalance", "assigned %s[%d]", parts->elems[i].topic,
                  parts->elems[i].partition);
-        eddy_err_t err = task_open(e, parts->elems[i].partition);
-        if (err) {
-            eddy__state_loader_free(e->loader);
-            e->loader = NULL;
-            return e->pending = err;
-        }
+        err = task_open(e, parts->elems[i].partition);
         /* backfill: the consumer set where input partitions start */
-        if (e->backfill && strcmp(parts->elems[i].topic, e->plan->source.topic) == 0)
+        if (!err && e->backfill && strcmp(parts->elems[i].topic, e->plan->source.topic) == 0)
             e->tasks[parts->elems[i].partition].position = parts->elems[i].offset;
     }
-    eddy__state_loader_free(e->loader);
+    eddy__state_loader_free(e->loader); /* the assignment's restores are done */
     e->loader = NULL;
+    if (err)
+        return e->pending = err;
     e->snap.readiness = EDDY_READY;
     e->snap.restore_remaining = 0;
     e->directory_dirty = true;
