@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is there. Needs root (or sudo) to install.
 set -euo pipefail
 packages=(build-essential cmake pkg-config
-          librdkafka-dev librocksdb-dev libjansson-dev liblz4-dev libyaml-dev zlib1g-dev
+          librdkafka-dev librocksdb-dev libjansson-dev liblz4-dev libyaml-dev zlib1g-dev libjemalloc-dev
           libcriterion-dev clang libclang-rt-14-dev kcat maven default-jre-headless
           python3 python3-venv python3-yaml python3-matplotlib time bc jq libmicrohttpd-dev libcurl4-openssl-dev
           chromium curl)

@@ -814,7 +814,9 @@ int main(int argc, char **argv)
         return usage_error(usage_main, "%s", "missing COMMAND");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("eddy %s\n", EDDY_VERSION);
+        char allocator[128];
+        eddy_allocator(allocator, sizeof allocator);
+        printf("eddy %s (allocator: %s)\n", EDDY_VERSION, allocator);
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

@@ -3,9 +3,13 @@
  */
 #include "core/alloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef EDDY_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 static unsigned long fail_countdown;
 _Thread_local unsigned long eddy__alloc_events;
@@ -15,6 +19,20 @@ static int should_fail(void)
     if (fail_countdown == 0)
         return 0;
     return --fail_countdown == 0;
+}
+
+void eddy_allocator(char *buf, size_t size)
+{
+#ifdef EDDY_JEMALLOC
+    const char *version = NULL;
+    size_t len = sizeof version;
+    if (mallctl("version", &version, &len, NULL, 0) == 0 && version)
+        snprintf(buf, size, "jemalloc %s", version);
+    else
+        snprintf(buf, size, "jemalloc");
+#else
+    snprintf(buf, size, "libc");
+#endif
 }
 
 void eddy_alloc_fail_at(unsigned long nth)

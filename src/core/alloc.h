@@ -33,6 +33,11 @@ static inline unsigned long eddy_alloc_events(void)
     return eddy__alloc_events;
 }
 
+/* Writes the allocator behind malloc for the whole process to @buf, e.g.
+ * "jemalloc 5.3.0-0-g54eaed1d..." in release builds (CMakeLists.txt links
+ * jemalloc unless a sanitizer brings its own allocator), else "libc". */
+void eddy_allocator(char *buf, size_t size);
+
 /* Test hook: the @nth allocation from now on (1-based) fails; 0 disables.
  * Not thread-safe; for single-threaded unit tests. */
 void eddy_alloc_fail_at(unsigned long nth);

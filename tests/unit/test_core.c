@@ -1,6 +1,6 @@
 /*
  * core: JSON writing, UTF-8 validation, durations, time formatting, hash
- * stability (its values are part of persisted state).
+ * stability (its values are part of persisted state), the process's allocator.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -8,6 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef EDDY_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#include <librdkafka/rdkafka.h>
+#include <rocksdb/c.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -207,3 +212,42 @@ Test(fs, mkdirs_makes_every_level_accepts_existing_ones_and_fails_on_a_file)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     cr_assert_eq(system(cmd), 0);
 }
+
+#ifdef EDDY_JEMALLOC
+/* jemalloc must serve malloc for the whole process, the libraries included:
+ * librdkafka's per-message allocations are why it is linked. Its per-thread
+ * byte counter moves for a malloc of eddy's, one inside librdkafka and one
+ * inside RocksDB (C++ new). */
+Test(alloc, jemalloc_serves_eddy_librdkafka_and_rocksdb)
+{
+    uint64_t *allocated = NULL;
+    size_t len = sizeof allocated;
+    cr_assert_eq(mallctl("thread.allocatedp", &allocated, &len, NULL, 0), 0);
+    uint64_t before = *allocated;
+    void *block = eddy_malloc(1 << 20);
+    cr_assert_not_null(block);
+    cr_expect_geq(*allocated - before, 1u << 20);
+    eddy_free(block);
+
+    before = *allocated;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_expect_gt(*allocated, before, "librdkafka's allocation did not go through jemalloc");
+    rd_kafka_conf_destroy(conf);
+
+    before = *allocated;
+    rocksdb_options_t *options = rocksdb_options_create();
+    cr_expect_gt(*allocated, before, "RocksDB's allocation did not go through jemalloc");
+    rocksdb_options_destroy(options);
+
+    char name[128];
+    eddy_allocator(name, sizeof name);
+    cr_expect(strncmp(name, "jemalloc 5.", 11) == 0, "allocator: %s", name);
+}
+#else
+Test(alloc, sanitizer_builds_name_the_libc_allocator)
+{
+    char name[128];
+    eddy_allocator(name, sizeof name);
+    cr_expect_str_eq(name, "libc");
+}
+#endif
