@@ -21,6 +21,15 @@ static int should_fail(void)
     return --fail_countdown == 0;
 }
 
+#ifdef EDDY_JEMALLOC
+/* Read by jemalloc at start-up (MALLOC_CONF in the environment adds to it).
+ * Two arenas: eddy has one processing thread and a few librdkafka threads on
+ * small machines, and every arena keeps freed pages of its own (8 arenas by
+ * default on 2 cores: +5 MB peak RSS over a 2M-event backlog). Freed pages go
+ * back to the kernel after 1 s instead of 10 s. */
+const char *malloc_conf = "narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0";
+#endif
+
 void eddy_allocator(char *buf, size_t size)
 {
 #ifdef EDDY_JEMALLOC

@@ -27,8 +27,8 @@
  *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
  * memtables, librdkafka's queues at most L/16 each (4 MB by default; these
- * are defaults under the topology's and -X properties), task state L/2; malloc keeps at most two
- * arenas. Each aggregation store is backed by its column family (ops/window.h "Bounded write
+ * are defaults under the topology's and -X properties), task state L/2 (jemalloc keeps two arenas
+ * in any case: core/alloc.c). Each aggregation store is backed by its column family (ops/window.h "Bounded write
  * cache"): over L/2 the loop commits early, then evicts clean rows after the commit; still over, it
  * pauses the input partitions until under (at most one commit interval,
  * >= 1 s, per pause: throttling rather than a stall).
@@ -36,7 +36,6 @@
 #include "runtime/kengine.h"
 
 #include <librdkafka/rdkafka.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1447,9 +1446,6 @@ static eddy_err_t setup(struct eddy_kengine *e)
         e->props[n_defaults++] =
             (struct eddy_kv){(char *)"producer.queue.buffering.max.kbytes", e->produce_kbytes};
         e->state_budget = plan->memory_limit / 2;
-        /* glibc gives threads arenas of their own (up to 8 per core), each
-         * holding freed memory: two keep RSS closer to what is in use */
-        mallopt(M_ARENA_MAX, 2);
     }
     if (plan->n_kafka)
         memcpy(e->props + n_defaults, plan->kafka, plan->n_kafka * sizeof *e->props);

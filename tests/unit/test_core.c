@@ -242,6 +242,16 @@ Test(alloc, jemalloc_serves_eddy_librdkafka_and_rocksdb)
     char name[128];
     eddy_allocator(name, sizeof name);
     cr_expect(strncmp(name, "jemalloc 5.", 11) == 0, "allocator: %s", name);
+
+    /* core/alloc.c's malloc_conf was read */
+    unsigned narenas = 0;
+    len = sizeof narenas;
+    cr_assert_eq(mallctl("opt.narenas", &narenas, &len, NULL, 0), 0);
+    cr_expect_eq(narenas, 2);
+    ssize_t decay_ms = 0;
+    len = sizeof decay_ms;
+    cr_assert_eq(mallctl("opt.dirty_decay_ms", &decay_ms, &len, NULL, 0), 0);
+    cr_expect_eq(decay_ms, 1000);
 }
 #else
 Test(alloc, sanitizer_builds_name_the_libc_allocator)
