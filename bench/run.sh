@@ -32,6 +32,8 @@ echo "== interactive queries on a busy topology (bench/query_latency.sh)"
 "$root/bench/query_latency.sh" "$build" 30 50000
 echo "-- end-to-end latency at a fixed rate, exactly once (bench/latency.sh)"
 "$root/bench/latency.sh" 100000 60 "$build"
+echo "-- the same with updates every 500 ms (bench/latency.d/service_1m_500ms.yaml)"
+TOPOLOGY="$root/bench/latency.d/service_1m_500ms.yaml" "$root/bench/latency.sh" 100000 60 "$build"
 echo "-- side by side with Kafka Streams (bench/compare-kstreams)"
 EDDY_BUILD="$build" "$root/bench/compare-kstreams" 2
 echo "== chart"
