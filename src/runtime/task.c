@@ -638,6 +638,12 @@ int64_t eddy__task_stream_time(const struct eddy_task *task)
     return task->stream_time;
 }
 
+void eddy__task_raise_stream_time(struct eddy_task *task, int64_t stream_time)
+{
+    if (stream_time > task->stream_time)
+        task->stream_time = stream_time;
+}
+
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task)
 {
     return &task->stats;
@@ -795,8 +801,9 @@ eddy_err_t eddy__task_load(struct eddy_task *t, const char *store, const void *k
         if (value_len != 8)
             return EDDY_EPARSE;
         if (key_len == 11 && memcmp(key, "stream_time", 11) == 0) {
-            t->stream_time = eddy__be64_get(value);
-            t->persisted_stream_time = t->stream_time;
+            /* never below a time raised before the load */
+            eddy__task_raise_stream_time(t, eddy__be64_get(value));
+            t->persisted_stream_time = eddy__be64_get(value);
         }
         for (size_t a = 0; a < t->plan->n_aggregations; a++) {
             const char *name = t->plan->aggregations[a].name;

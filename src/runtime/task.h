@@ -201,6 +201,11 @@ void eddy__task_on_final(struct eddy_task *task, eddy_task_final_fn fn, void *ct
 void eddy__task_window_rows(const struct eddy_task *task, uint64_t *rows, size_t max);
 
 int64_t eddy__task_stream_time(const struct eddy_task *task);
+/* Moves the stream time up to @stream_time (never down), e.g. to the one the
+ * input offset was committed with. Before the stores are loaded (the load
+ * skips windows closed at the stream time; a "stream_time" in the meta store
+ * raises it too) and before any record is processed. */
+void eddy__task_raise_stream_time(struct eddy_task *task, int64_t stream_time);
 const struct eddy_task_stats *eddy__task_stats(const struct eddy_task *task);
 
 #endif

@@ -316,6 +316,60 @@ static eddy_err_t start_offsets(struct eddy_kconsumer *c, rd_kafka_topic_partiti
     return err;
 }
 
+#define OFFSET_META_PREFIX "eddy:st="
+
+size_t eddy__offset_meta_format(char *buf, size_t cap, int64_t stream_time)
+{
+    int n = snprintf(buf, cap, OFFSET_META_PREFIX "%" PRId64, stream_time);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap ? cap - 1 : 0;
+}
+
+bool eddy__offset_meta_parse(const void *meta, size_t len, int64_t *stream_time)
+{
+    const char *s = meta;
+    size_t plen = sizeof OFFSET_META_PREFIX - 1, i = plen;
+    if (!meta || len <= plen || memcmp(s, OFFSET_META_PREFIX, plen) != 0)
+        return false;
+    bool negative = s[i] == '-';
+    i += negative;
+    if (i == len || len - i > 19)
+        return false;
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX + negative)
+        return false;
+    *stream_time = negative ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+eddy_err_t eddy__kconsumer_committed(struct eddy_kconsumer *c, const char *topic,
+                                     int32_t partition, int64_t *offset, int64_t *stream_time)
+{
+    eddy_err_t err = EDDY_EKAFKA;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+    for (int attempt = 0; attempt < 3 && err == EDDY_EKAFKA; attempt++) {
+        if (attempt)
+            usleep(500000);
+        tp->offset = RD_KAFKA_OFFSET_INVALID;
+        rd_kafka_resp_err_t rerr = rd_kafka_committed(c->rk, list, COMMITTED_TIMEOUT_MS);
+        if (!rerr)
+            rerr = tp->err;
+        err = rerr ? eddy__kafka_err(c->rk, rerr, "cannot read the committed offset") : EDDY_OK;
+    }
+    if (!err) {
+        *offset = tp->offset >= 0 ? tp->offset : -1;
+        if (!eddy__offset_meta_parse(tp->metadata, tp->metadata_size, stream_time))
+            *stream_time = INT64_MIN;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
 eddy_err_t eddy__kconsumer_start_at(struct eddy_kconsumer *c, const char *topic, int64_t ts_ms)
 {
     char *copy = eddy_strdup(topic);

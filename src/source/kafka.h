@@ -95,6 +95,24 @@ eddy_err_t eddy__kconsumer_rewind(struct eddy_kconsumer *c,
  * from the beginning). @topic is copied.
  */
 eddy_err_t eddy__kconsumer_start_at(struct eddy_kconsumer *c, const char *topic, int64_t ts_ms);
+/*
+ * The group's committed offset of @topic[@partition] (*offset -1: none) and
+ * its stream time, from the commit's metadata (eddy__offset_meta_format;
+ * *stream_time INT64_MIN when the metadata is absent or not eddy's). Retried
+ * a few times; EDDY_EKAFKA (logged) when it cannot be read.
+ */
+eddy_err_t eddy__kconsumer_committed(struct eddy_kconsumer *c, const char *topic,
+                                     int32_t partition, int64_t *offset, int64_t *stream_time);
+/*
+ * The metadata of a committed input offset: the task's stream time, so that
+ * it commits in the same transaction as the offset (runtime/kengine.c).
+ * Format "eddy:st=<decimal milliseconds>"; writes at most @cap bytes
+ * (NUL included) and returns the length. Parse: true and *stream_time only
+ * for exactly that form (no sign but '-', no leading '+', digits only, in
+ * int64 range); anything else (another tool's metadata, none) is false.
+ */
+size_t eddy__offset_meta_format(char *buf, size_t cap, int64_t stream_time);
+bool eddy__offset_meta_parse(const void *meta, size_t len, int64_t *stream_time);
 /* Stop / restart fetching @parts (backpressure); the assignment is kept. */
 eddy_err_t eddy__kconsumer_pause(struct eddy_kconsumer *c,
                                  const rd_kafka_topic_partition_list_t *parts);

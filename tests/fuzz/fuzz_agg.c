@@ -1,7 +1,9 @@
 /*
  * fuzz_agg: decoders of persisted sketches and accumulators (changelog and
  * state bytes are outside input after a crash or a bad upgrade): decoding
- * never crashes, and what decodes re-encodes to the same bytes.
+ * never crashes, and what decodes re-encodes to the same bytes. Also the
+ * stream time in a committed offset's metadata (source/kafka.h), on the
+ * whole input: what parses formats back to the same value.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "agg/ddsketch.h"
 #include "agg/hll.h"
 #include "agg/topk.h"
+#include "source/kafka.h"
 /* A top_k summary (agg/topk.h): decodes canonically, merges with itself and
  * a fresh summary, renders, and takes more values past its bound. */
 static void fuzz_topk(const uint8_t *p, size_t len, struct eddy_buf *b)
@@ -35,6 +38,12 @@ static void fuzz_topk(const uint8_t *p, size_t len, struct eddy_buf *b)
 }
 int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
 {
+    int64_t st = 0, back = 0;
+    if (eddy__offset_meta_parse(p, len, &st)) {
+        char meta[64];
+        size_t mlen = eddy__offset_meta_format(meta, sizeof meta, st);
+        if (!eddy__offset_meta_parse(meta, mlen, &back) || back != st) abort();
+    }
     if (len < 1) return 0;
     uint8_t sel = p[0] % 16; /* 0 ddsketch, 1 hll, 15 top_k, else kind sel - 1 */
     p++; len--;

@@ -6,8 +6,9 @@
 #  (a) wiped: the instance commits the first half, stops with SIGTERM, its
 #      state directory is deleted, it restarts, must restore every store of
 #      every partition from its changelog from offset 0 (log lines
-#      "restore: <changelog>[p]: N records from offset 0"), then process the
-#      second half;
+#      "restore: <changelog>[p]: N records from offset 0") and take each
+#      partition's stream time from its committed input offset (the meta
+#      changelog holds none), then process the second half;
 #  (b) kept: the instance (committing every 2 s) commits the first half, is
 #      killed with SIGKILL in the middle of the next chunk with a
 #      transaction open, restarts on the state directory from
@@ -49,11 +50,21 @@ eos_log "restored: $(eos_restore_summary a)"
 ((nonempty >= 4 * EOS_PARTITIONS && reread == nonempty && from0 == nonempty)) ||
     eos_fail "(a) after wiping the state: of $nonempty non-empty changelog partitions," \
         "$reread were read with records and $from0 restored from offset 0 (want all)"
+# the stream times came back with the committed input offsets (their
+# metadata): the meta changelog holds the fingerprints and no stream time
+n_st=$(eos_since_start a | grep -c -E 'task: partition [0-9]+ ready in .* \(stream time [0-9]+\)')
+((n_st == EOS_PARTITIONS)) ||
+    eos_fail "(a) after wiping the state, $n_st of $EOS_PARTITIONS tasks came back with a stream time"
+meta_keys=$(timeout 60 kcat -b "$EOS_BOOTSTRAP" -C -t "$EOS_NAME-meta-changelog" -o beginning -e -q \
+    -f '%k\n' -X isolation.level=read_committed 2>>"$EOS_DIR/kcat.stderr" | sort -u | tr '\n' ' ')
+[[ $meta_keys == *fingerprint:meta* && $meta_keys != *stream_time* ]] ||
+    eos_fail "(a) the meta changelog's keys are: $meta_keys (want fingerprints, no stream_time)"
 eos_produce_all 0.3 5 9
 eos_check_input
 eos_wait_output 120
 eos_compare
-eos_log "(a) wiped state: restored $from0 store partitions from their changelogs"
+eos_log "(a) wiped state: restored $from0 store partitions from their changelogs," \
+    "stream times from the committed offsets"
 eos_term a
 mv "$EOS_DIR/a.log" "$EOS_DIR/wiped-a.log.txt"
 

@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "sink/kafka.h"
+#include "source/kafka.h"
 
 #define API_PRODUCE 0
 #define API_END_TXN 26
@@ -252,4 +253,39 @@ Test(kafka_mock, a_record_refused_as_too_large_five_times_gives_up)
     cr_assert_eq(err, EDDY_EINVAL);
     cr_assert_eq(attempts, 5);
     eddy__kproducer_free(p);
+}
+
+/* The stream time committed as the input offset's metadata. */
+Test(offset_meta, formats_and_parses_back_every_stream_time)
+{
+    const int64_t times[] = {0, 1, -1, 1795698000000, INT64_MAX, INT64_MIN + 1, INT64_MIN};
+    for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+        char buf[64];
+        size_t len = eddy__offset_meta_format(buf, sizeof buf, times[i]);
+        int64_t back = 42;
+        cr_assert(eddy__offset_meta_parse(buf, len, &back), "%s", buf);
+        cr_expect_eq(back, times[i], "%s", buf);
+    }
+    char buf[64];
+    cr_expect_eq(eddy__offset_meta_format(buf, sizeof buf, 1795698000000), 21);
+    cr_expect_str_eq(buf, "eddy:st=1795698000000");
+}
+
+Test(offset_meta, refuses_anything_else)
+{
+    static const char *const bad[] = {
+        "", "eddy:st=", "eddy:st=-", "eddy:st=+5", "eddy:st= 5", "eddy:st=5 ", "eddy:st=5x",
+        "eddy:st=9223372036854775808", "eddy:st=-9223372036854775809",
+        "eddy:st=99999999999999999999", "eddy:ts=5", "EDDY:st=5", "st=5", "some tool's note",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t st = 42;
+        cr_expect_not(eddy__offset_meta_parse(bad[i], strlen(bad[i]), &st), "'%s'", bad[i]);
+        cr_expect_eq(st, 42, "'%s' changed the result", bad[i]);
+    }
+    int64_t st = 42;
+    cr_expect_not(eddy__offset_meta_parse(NULL, 0, &st));
+    /* the length counts, not a NUL: a longer buffer is not read past it */
+    cr_expect(eddy__offset_meta_parse("eddy:st=123456", 10, &st));
+    cr_expect_eq(st, 12);
 }
