@@ -27,11 +27,12 @@
  *
  * memory_limit L (enforce_budget): RocksDB gets L/4 block cache and L/8
  * memtables, librdkafka's queues at most L/16 each (4 MB by default; these
- * are defaults under the topology's and -X properties), task state L/2 (jemalloc keeps two arenas
- * in any case: core/alloc.c). Each aggregation store is backed by its column family (ops/window.h "Bounded write
- * cache"): over L/2 the loop commits early, then evicts clean rows after the commit; still over, it
- * pauses the input partitions until under (at most one commit interval,
- * >= 1 s, per pause: throttling rather than a stall).
+ * are defaults under the topology's and -X properties), task state L/2
+ * (jemalloc keeps two arenas in any case: core/alloc.c). Each aggregation
+ * store is backed by its column family (ops/window.h "Bounded write cache"):
+ * over L/2 the loop commits early, then evicts clean rows after the commit;
+ * still over, it pauses the input partitions until under (at most one commit
+ * interval, >= 1 s, per pause: throttling rather than a stall).
  */
 #include "runtime/kengine.h"
 
