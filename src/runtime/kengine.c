@@ -755,6 +755,12 @@ static eddy_err_t change_closed(void *ctx, const char *store, int64_t start)
                                 c->kt->partition, start);
 }
 
+/* The input offset a commit carries for @kt (-1: none); positions(). */
+static int64_t input_offset(const struct ktask *kt)
+{
+    return kt->next_offset >= 0 ? kt->next_offset : kt->committed_offset;
+}
+
 /*
  * The offsets to commit: each active task's input and repartition
  * positions. The input offset carries the task's stream time as its
@@ -773,20 +779,21 @@ static eddy_err_t positions(struct eddy_kengine *e, rd_kafka_topic_partition_lis
         const struct ktask *kt = &e->tasks[p];
         if (!kt->active)
             continue;
-        int64_t offset = kt->next_offset >= 0 ? kt->next_offset : kt->committed_offset;
-        int64_t stream_time = eddy__task_stream_time(kt->task);
-        char meta[64];
-        size_t len = eddy__offset_meta_format(meta, sizeof meta, stream_time);
-        rd_kafka_topic_partition_t *tp =
-            offset >= 0 ? rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p) : NULL;
-        if (tp) {
+        int64_t offset = input_offset(kt), stream_time = eddy__task_stream_time(kt->task);
+        if (offset >= 0) {
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_add(list, e->plan->source.topic, p);
             tp->offset = offset;
-            /* freed by librdkafka with the list (free(), the same allocator) */
-            if (stream_time != INT64_MIN && !(tp->metadata = eddy_malloc(len)))
-                err = EDDY_ENOMEM;
-            else if (stream_time != INT64_MIN) {
-                memcpy(tp->metadata, meta, len);
-                tp->metadata_size = len;
+            if (stream_time != INT64_MIN) {
+                char meta[64];
+                size_t len = eddy__offset_meta_format(meta, sizeof meta, stream_time);
+                /* freed by librdkafka with the list (free(), the same allocator) */
+                if (!(tp->metadata = eddy_malloc(len))) {
+                    err = EDDY_ENOMEM;
+                } else {
+                    memcpy(tp->metadata, meta, len);
+                    tp->metadata_size = len;
+                }
             }
         }
         for (size_t a = 0; a < e->plan->n_aggregations; a++)
@@ -1083,10 +1090,9 @@ static eddy_err_t commit(struct eddy_kengine *e)
         note_repartition_writes(e);
     for (int p = 0; p < e->n_partitions; p++) { /* what positions() committed */
         struct ktask *kt = &e->tasks[p];
-        if (!kt->active || (kt->next_offset < 0 && kt->committed_offset < 0))
+        if (!kt->active || input_offset(kt) < 0)
             continue;
-        if (kt->next_offset >= 0)
-            kt->committed_offset = kt->next_offset;
+        kt->committed_offset = input_offset(kt);
         kt->committed_stream_time = eddy__task_stream_time(kt->task);
     }
     /* committed: the changes join those waiting for RocksDB, with each
